@@ -1,1 +1,32 @@
-from speechbrain_ptssnn.lobes.masking import check_lengths, lengths_to_mask, masked_mean  # noqa: F401
+"""The PTS-SNN lobes: plain ``torch.nn.Module``s over ``[batch, time, channels]``.
+
+The upstream encoders live in :mod:`speechbrain_ptssnn.lobes.emotion2vec` and
+:mod:`speechbrain_ptssnn.lobes.upstreams` (imported on demand: FunASR is heavy).
+"""
+
+from speechbrain_ptssnn.lobes.adapter import PTSSNN, VARIANTS
+from speechbrain_ptssnn.lobes.attention import SpikingSparseLinearAttention
+from speechbrain_ptssnn.lobes.classifier import SpikingClassifier
+from speechbrain_ptssnn.lobes.homeostatic_bias import HomeostaticBiasGenerator
+from speechbrain_ptssnn.lobes.masking import check_lengths, lengths_to_mask, masked_mean
+from speechbrain_ptssnn.lobes.neurons import PLIF
+from speechbrain_ptssnn.lobes.normalization import MaskedBatchNorm
+from speechbrain_ptssnn.lobes.soft_saturation import SoftSaturation
+from speechbrain_ptssnn.lobes.spiking_blocks import SpikingTemporalShiftBlock
+from speechbrain_ptssnn.lobes.temporal_shift import TemporalShift
+
+__all__ = [
+    "PTSSNN",
+    "VARIANTS",
+    "PLIF",
+    "MaskedBatchNorm",
+    "SoftSaturation",
+    "TemporalShift",
+    "SpikingTemporalShiftBlock",
+    "SpikingSparseLinearAttention",
+    "HomeostaticBiasGenerator",
+    "SpikingClassifier",
+    "check_lengths",
+    "lengths_to_mask",
+    "masked_mean",
+]

@@ -1,0 +1,173 @@
+"""PTS-SNN: the whole spiking adapter on top of a frozen speech encoder."""
+
+import torch
+from spikingjelly.activation_based import surrogate
+
+from speechbrain_ptssnn.lobes.attention import SpikingSparseLinearAttention
+from speechbrain_ptssnn.lobes.classifier import SpikingClassifier
+from speechbrain_ptssnn.lobes.homeostatic_bias import HomeostaticBiasGenerator
+from speechbrain_ptssnn.lobes.masking import check_lengths, lengths_to_mask, masked_mean
+from speechbrain_ptssnn.lobes.neurons import PLIF
+from speechbrain_ptssnn.lobes.soft_saturation import SoftSaturation
+from speechbrain_ptssnn.lobes.spiking_blocks import SpikingTemporalShiftBlock
+
+VARIANTS = ("full", "no_prompt", "no_attention", "only_shift", "vanilla")
+
+
+class PTSSNN(torch.nn.Module):
+    """The Prompt-Tuned Temporal-Shift Spiking adapter.
+
+    ``variant="full"`` (the paper's model)::
+
+        x ─► SoftSaturation (5) ─► TS block 768→512 ─► TS block 512→256 (6)
+          ─► [prompts; frames] ─► spiking linear attention (7-9) ─┬─► frames h
+                                      mean of output prompts (10) ┴─► bias b (11-13)
+          ─► spikes + h + b ─► SpikingClassifier: firing rates = logits (4)
+
+    The attention is residual: its frame outputs are added to the spikes
+    that entered it, and the homeostatic bias to every frame.
+
+    Ablations (the paper's Table V), by ``variant``:
+
+    - ``"no_prompt"``: attention without prompts; the bias generator is driven
+      by the mean of the attention's outputs over each utterance's valid frames;
+    - ``"no_attention"``: no attention; the bias generator is driven by the
+      mean of the second block's spikes over the valid frames;
+    - ``"only_shift"``: saturation and the two temporal-shift blocks feed the
+      classifier, nothing else;
+    - ``"vanilla"``: the vanilla SNN baseline: features linearly projected
+      straight into one PLIF layer of ``hidden_sizes[-1]`` neurons, then the
+      classifier (no saturation, shift, attention or calibration).
+
+    Arguments
+    ---------
+    input_size : int
+        Channels of the upstream features (768 for emotion2vec base).
+    n_classes : int
+        Number of emotions.
+    hidden_sizes : sequence of int
+        Widths of the temporal-shift blocks.
+    shift_fraction : float
+        Channels shifted in each direction, as a fraction.
+    saturation_xi : float
+        Slope of the soft saturation.
+    num_prompts : int
+        Learnable prompts ``L_p``.
+    bias_hidden_size : int
+        Bottleneck ``D_h`` of the bias generator.
+    kappa : float
+        Bound of the homeostatic bias.
+    learn_output_scale : bool
+        Learn a scale on the output firing rates (see :class:`SpikingClassifier`).
+    init_tau, v_threshold, surrogate, steepness :
+        Settings of every PLIF layer (see :class:`PLIF`).
+    variant : str
+        One of ``"full"``, ``"no_prompt"``, ``"no_attention"``,
+        ``"only_shift"``, ``"vanilla"``.
+
+    Example
+    -------
+    >>> model = PTSSNN(input_size=32, n_classes=4, hidden_sizes=(16, 8), bias_hidden_size=4)
+    >>> logits = model(torch.randn(2, 20, 32), torch.tensor([1.0, 0.5]))
+    >>> logits.shape, bool(((logits >= 0) & (logits <= 1)).all())
+    (torch.Size([2, 4]), True)
+    """
+
+    def __init__(
+        self,
+        input_size=768,
+        n_classes=4,
+        hidden_sizes=(512, 256),
+        shift_fraction=0.125,
+        saturation_xi=0.1,
+        num_prompts=5,
+        bias_hidden_size=64,
+        kappa=0.5,
+        learn_output_scale=False,
+        init_tau=2.0,
+        v_threshold=1.0,
+        surrogate=surrogate.Sigmoid,
+        steepness=5.0,
+        variant="full",
+    ):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown PTS-SNN variant {variant!r}; expected one of {VARIANTS}")
+        self.input_size = input_size
+        self.variant = variant
+        neuron_kwargs = dict(
+            init_tau=init_tau, v_threshold=v_threshold, surrogate=surrogate, steepness=steepness
+        )
+        dim = hidden_sizes[-1]
+        if variant == "vanilla":
+            self.projection = torch.nn.Linear(input_size, dim)
+            self.neurons = PLIF(**neuron_kwargs)
+        else:
+            self.saturation = SoftSaturation(input_size, xi=saturation_xi)
+            sizes = [input_size, *hidden_sizes]
+            self.blocks = torch.nn.ModuleList(
+                SpikingTemporalShiftBlock(n_in, n_out, shift_fraction, **neuron_kwargs)
+                for n_in, n_out in zip(sizes[:-1], sizes[1:])
+            )
+        if variant in ("full", "no_prompt"):
+            prompts = num_prompts if variant == "full" else 0
+            self.attention = SpikingSparseLinearAttention(dim, prompts, **neuron_kwargs)
+        if variant in ("full", "no_prompt", "no_attention"):
+            self.bias_generator = HomeostaticBiasGenerator(dim, bias_hidden_size, kappa)
+        self.classifier = SpikingClassifier(
+            dim, n_classes, learn_output_scale=learn_output_scale, **neuron_kwargs
+        )
+
+    def forward(self, x, lengths=None):
+        """Classifies utterances.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            Upstream features ``[batch, time, input_size]``.
+        lengths : torch.Tensor, optional
+            SpeechBrain relative lengths ``[batch]`` in (0, 1].
+
+        Returns
+        -------
+        torch.Tensor
+            Logits ``[batch, n_classes]``: output firing rates (scaled, with
+            ``learn_output_scale``).
+        """
+        frames = self.calibrated_frames(x, lengths)
+        return self.classifier(frames, lengths)
+
+    def calibrated_frames(self, x, lengths=None):
+        """The classifier's input: frames after attention and homeostatic bias.
+
+        Takes the same arguments as :meth:`forward`; returns
+        ``[batch, time, hidden_sizes[-1]]``, zero on padded frames.
+        """
+        lengths = self._check_input(x, lengths)
+        mask = lengths_to_mask(lengths, x.shape[1], device=x.device)
+        if self.variant == "vanilla":
+            return self.neurons(self.projection(x), mask)
+        h = self.saturation(x, lengths)
+        for block in self.blocks:
+            h = block(h, lengths)
+        if self.variant == "only_shift":
+            return h
+        summary_source = h
+        if self.variant in ("full", "no_prompt"):
+            attended, prompts = self.attention(h, lengths)
+            h = h + attended
+            summary_source = attended
+        if self.variant == "full":
+            summary = prompts.mean(dim=1)
+        else:
+            summary = masked_mean(summary_source, mask.expand(x.shape[0], -1))
+        bias = self.bias_generator(summary)
+        return (h + bias.unsqueeze(1)) * mask.unsqueeze(-1).to(h.dtype)
+
+    def _check_input(self, x, lengths):
+        if x.dim() != 3 or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"PTS-SNN expects features [batch, time, {self.input_size}], "
+                f"got shape {list(x.shape)}"
+            )
+        return check_lengths(lengths, x.shape[0])

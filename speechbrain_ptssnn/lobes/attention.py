@@ -1,0 +1,102 @@
+"""Spiking sparse linear attention with learnable prompts (paper Eq. 7-9)."""
+
+import torch
+from spikingjelly.activation_based import surrogate
+
+from speechbrain_ptssnn.lobes.masking import lengths_to_mask
+from speechbrain_ptssnn.lobes.neurons import PLIF
+
+
+class SpikingSparseLinearAttention(torch.nn.Module):
+    """Prompt-tuned linear attention over spikes, linear in sequence length.
+
+    ``L_p`` learnable prompts ``P`` are put in front of the sequence (Eq. 7),
+    a PLIF layer binarises the whole (Eq. 8) and bias-free projections give
+    queries, keys and values; the output is computed context-first (Eq. 9):
+
+    .. math::
+        S = \\mathrm{PLIF}([P; X]), \\quad Q, K, V = S W_Q, S W_K, S W_V,
+        \\quad Y = Q \\,\\big(\\hat{K}^\\top V\\big),
+
+    where :math:`\\hat{K}` is ``K`` with each column (channel) scaled to unit
+    L2 norm over the valid positions of its utterance. ``K^T V`` is a
+    ``[D, D]`` matrix, so time and memory grow linearly with the number of
+    frames. Padded frames produce no spikes and the projections have no bias,
+    so they contribute nothing to ``K^T V`` or to the column norms.
+
+    The frames arrive as spikes and the prompts as real values: the PLIF
+    layer adds its input undecayed (``decay_input=False``), so an input spike
+    reaches the threshold from a resting membrane (with the default decaying
+    input a binary spike train could never fire), while the prompts are
+    integrated and binarised; the membrane state the prompts leave behind
+    carries into the frames.
+
+    Arguments
+    ---------
+    dim : int
+        Channels ``D``.
+    num_prompts : int
+        Learnable prompts ``L_p`` (0 for the "without prompts" ablation).
+    init_tau, v_threshold, surrogate, steepness :
+        The PLIF layer's settings (see :class:`PLIF`).
+
+    Example
+    -------
+    >>> attention = SpikingSparseLinearAttention(dim=8, num_prompts=2)
+    >>> frames, prompts = attention(torch.randn(3, 10, 8), torch.tensor([1.0, 0.5, 0.3]))
+    >>> frames.shape, prompts.shape, frames[1, 5:].abs().sum().item()
+    (torch.Size([3, 10, 8]), torch.Size([3, 2, 8]), 0.0)
+    """
+
+    def __init__(
+        self,
+        dim,
+        num_prompts=5,
+        init_tau=2.0,
+        v_threshold=1.0,
+        surrogate=surrogate.Sigmoid,
+        steepness=5.0,
+        eps=1e-6,
+    ):
+        super().__init__()
+        self.dim = dim
+        self.num_prompts = num_prompts
+        self.eps = eps
+        if num_prompts > 0:
+            self.prompts = torch.nn.Parameter(torch.randn(num_prompts, dim))
+        else:
+            self.register_parameter("prompts", None)
+        self.neurons = PLIF(init_tau, v_threshold, surrogate, steepness, decay_input=False)
+        self.query = torch.nn.Linear(dim, dim, bias=False)
+        self.key = torch.nn.Linear(dim, dim, bias=False)
+        self.value = torch.nn.Linear(dim, dim, bias=False)
+
+    def forward(self, x, lengths=None):
+        """Attends over ``x`` ``[batch, time, dim]``.
+
+        Returns
+        -------
+        frames : torch.Tensor
+            ``[batch, time, dim]``, zero on padded frames.
+        prompts : torch.Tensor or None
+            The prompts' outputs ``[batch, L_p, dim]`` (``None`` without prompts).
+        """
+        batch, time, _ = x.shape
+        mask = lengths_to_mask(lengths, time, device=x.device).expand(batch, -1)
+        if self.prompts is not None:
+            prompts = self.prompts.to(x.dtype).unsqueeze(0).expand(batch, -1, -1)
+            x = torch.cat([prompts, x], dim=1)
+            prompt_mask = mask.new_ones(batch, self.num_prompts)
+            mask = torch.cat([prompt_mask, mask], dim=1)
+        spikes = self.neurons(x, mask)
+        query, key, value = self.query(spikes), self.key(spikes), self.value(spikes)
+        key = key / key.norm(dim=1, keepdim=True).clamp(min=self.eps)
+        context = torch.einsum("bnd,bne->bde", key, value)
+        y = torch.einsum("bnd,bde->bne", query, context)
+        y = y * mask.unsqueeze(-1).to(y.dtype)
+        if self.prompts is None:
+            return y, None
+        return y[:, self.num_prompts :], y[:, : self.num_prompts]
+
+    def extra_repr(self):
+        return f"dim={self.dim}, num_prompts={self.num_prompts}"

@@ -1,0 +1,107 @@
+"""Parametric leaky integrate-and-fire neurons over batch-first sequences.
+
+Every spiking layer of PTS-SNN is a layer of PLIF neurons (Fang et al., 2021):
+SpikingJelly's ``ParametricLIFNode`` in multi-step mode. Its charge, fire and
+reset equations (paper Eq. 1-3, with ``decay_input=True`` and a hard reset to
+0) are
+
+.. math::
+    H[t] = V[t-1] + \\frac{1}{\\tau} (X[t] - V[t-1]), \\quad
+    S[t] = \\Theta(H[t] - V_{th}), \\quad
+    V[t] = H[t] (1 - S[t]),
+
+with :math:`1/\\tau = \\mathrm{sigmoid}(w)` and ``w`` learned (one per layer).
+The Heaviside step :math:`\\Theta` is differentiated through a surrogate
+(a sigmoid of steepness 5 by default, as the paper).
+"""
+
+import torch
+from spikingjelly.activation_based import neuron, surrogate
+
+
+class PLIF(torch.nn.Module):
+    """A layer of PLIF neurons for ``[batch, time, channels]`` inputs.
+
+    The membrane state is reset at the start of every call, so no utterance
+    (and no batch) leaks into the next. Time runs along dimension 1; since
+    padding follows the real frames, padded frames never influence real ones,
+    and their spikes are zeroed when a ``mask`` is given.
+
+    Arguments
+    ---------
+    init_tau : float
+        Initial membrane time constant (> 1).
+    v_threshold : float
+        Firing threshold.
+    surrogate : type
+        A SpikingJelly surrogate-gradient class (``surrogate.Sigmoid``,
+        ``surrogate.ATan``, ...), instantiated with ``alpha=steepness``.
+    steepness : float
+        The surrogate's steepness ``alpha``.
+    detach_reset : bool
+        Whether the reset is excluded from the backward graph.
+    decay_input : bool
+        Whether the input decays with the membrane (Eq. 1 as written); with
+        ``False`` the input is added undecayed, ``H[t] = V[t-1] (1 - 1/tau) + X[t]``,
+        so a binary input spike alone reaches a threshold of 1.
+
+    Example
+    -------
+    >>> plif = PLIF()
+    >>> current = torch.full((1, 4, 2), 3.0)
+    >>> plif(current)[0, :, 0].tolist()
+    [1.0, 1.0, 1.0, 1.0]
+    >>> plif(current, mask=torch.tensor([[True, True, False, False]]))[0, :, 0].tolist()
+    [1.0, 1.0, 0.0, 0.0]
+    """
+
+    def __init__(
+        self,
+        init_tau=2.0,
+        v_threshold=1.0,
+        surrogate=surrogate.Sigmoid,
+        steepness=5.0,
+        detach_reset=False,
+        decay_input=True,
+    ):
+        super().__init__()
+        self.node = neuron.ParametricLIFNode(
+            init_tau=float(init_tau),
+            v_threshold=float(v_threshold),
+            surrogate_function=surrogate(alpha=float(steepness)),
+            detach_reset=detach_reset,
+            decay_input=decay_input,
+            step_mode="m",
+        )
+
+    def forward(self, current, mask=None):
+        """Integrates the input current and emits spikes.
+
+        Arguments
+        ---------
+        current : torch.Tensor
+            Input current ``[batch, time, channels]``.
+        mask : torch.Tensor, optional
+            Boolean valid-frame mask ``[batch, time]``; spikes on padded
+            frames are zeroed.
+
+        Returns
+        -------
+        torch.Tensor
+            Binary spikes, same shape and dtype as ``current``.
+        """
+        self.node.reset()
+        spikes = self.node(current.transpose(0, 1)).transpose(0, 1)
+        if mask is not None:
+            spikes = spikes * mask.unsqueeze(-1).to(spikes.dtype)
+        return spikes
+
+    @property
+    def tau(self):
+        """The current membrane time constant (a float)."""
+        return float(1.0 / torch.sigmoid(self.node.w.detach()))
+
+    @property
+    def v_threshold(self):
+        """The firing threshold."""
+        return self.node.v_threshold

@@ -1,0 +1,70 @@
+"""Residual temporal-shift spiking blocks (paper Eq. 6)."""
+
+import torch
+from spikingjelly.activation_based import surrogate
+
+from speechbrain_ptssnn.lobes.masking import lengths_to_mask
+from speechbrain_ptssnn.lobes.neurons import PLIF
+from speechbrain_ptssnn.lobes.normalization import MaskedBatchNorm
+from speechbrain_ptssnn.lobes.temporal_shift import TemporalShift
+
+
+class SpikingTemporalShiftBlock(torch.nn.Module):
+    """``PLIF(BN(Linear(Shift(h))))`` with a residual shortcut.
+
+    .. math::
+        S = \\mathrm{PLIF}\\big(\\mathrm{BN}(W\\,\\mathrm{Shift}(h)) + P h\\big) \\qquad (6)
+
+    The residual is added to the neurons' *input current*, not to their
+    spikes, so what leaves the block stays binary (an adder of spikes would
+    emit counts 0, 1, 2 and blur the accumulate-only energy model of Eq. 19).
+    ``P`` is a bias-free linear projection where the width changes (both
+    blocks of the default adapter, 768→512 and 512→256) and the identity
+    where it does not. With a spiking input ``h`` both ``W`` and ``P`` cost
+    only accumulates.
+
+    Arguments
+    ---------
+    input_size : int
+        Channels in.
+    output_size : int
+        Channels (neurons) out.
+    shift_fraction : float
+        Fraction of channels shifted in each time direction.
+    init_tau, v_threshold, surrogate, steepness :
+        The PLIF neurons' settings (see :class:`PLIF`).
+
+    Example
+    -------
+    >>> block = SpikingTemporalShiftBlock(16, 8)
+    >>> spikes = block(torch.randn(2, 5, 16), torch.tensor([1.0, 0.6]))
+    >>> spikes.shape, sorted(spikes.unique().tolist()), spikes[1, 3:].sum().item()
+    (torch.Size([2, 5, 8]), [0.0, 1.0], 0.0)
+    """
+
+    def __init__(
+        self,
+        input_size,
+        output_size,
+        shift_fraction=0.125,
+        init_tau=2.0,
+        v_threshold=1.0,
+        surrogate=surrogate.Sigmoid,
+        steepness=5.0,
+    ):
+        super().__init__()
+        self.shift = TemporalShift(shift_fraction)
+        self.linear = torch.nn.Linear(input_size, output_size, bias=False)
+        self.norm = MaskedBatchNorm(output_size)
+        if input_size == output_size:
+            self.shortcut = torch.nn.Identity()
+        else:
+            self.shortcut = torch.nn.Linear(input_size, output_size, bias=False)
+        self.neurons = PLIF(init_tau, v_threshold, surrogate, steepness)
+
+    def forward(self, h, lengths=None):
+        """Maps ``h`` ``[batch, time, input_size]`` to spikes ``[batch, time, output_size]``."""
+        mask = lengths_to_mask(lengths, h.shape[1], device=h.device)
+        current = self.norm(self.linear(self.shift(h, lengths)), mask)
+        current = current + self.shortcut(h)
+        return self.neurons(current, mask)

@@ -1,0 +1,137 @@
+"""The assembled adapter: padding, gradients, learning, budget, bad input."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+from speechbrain_ptssnn.lobes import PTSSNN, VARIANTS
+from speechbrain_ptssnn.losses import HybridFocalLabelSmoothingLoss
+
+HPARAMS = Path(__file__).resolve().parents[1] / "hparams" / "ptssnn.yaml"
+
+
+def small_adapter(variant="full", **kwargs):
+    return PTSSNN(
+        input_size=24, n_classes=3, hidden_sizes=(16, 8), bias_hidden_size=4,
+        variant=variant, **kwargs,
+    )
+
+
+def trained_a_little(model, steps=3):
+    """Moves every parameter (the bias generator's zero layer too) off its init."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.05)
+    for _ in range(steps):
+        logits = model(torch.randn(6, 10, model.input_size) * 3)
+        HybridFocalLabelSmoothingLoss()(logits, torch.arange(6) % 3).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    return model
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_padding_a_batch_changes_no_output(variant):
+    torch.manual_seed(0)
+    model = trained_a_little(small_adapter(variant)).eval()
+    utterances = [torch.randn(n, 24) * 3 for n in (12, 7, 3)]
+    with torch.no_grad():
+        alone = torch.cat([model(u.unsqueeze(0)) for u in utterances])
+        alone_frames = [model.calibrated_frames(u.unsqueeze(0))[0] for u in utterances]
+        for total in (12, 20):
+            batch = torch.full((3, total, 24), 55.0)  # loud garbage in the padding
+            for b, u in enumerate(utterances):
+                batch[b, : len(u)] = u
+            lengths = torch.tensor([len(u) / total for u in utterances])
+            assert torch.equal(model(batch, lengths), alone)
+            frames = model.calibrated_frames(batch, lengths)
+            for b, u in enumerate(utterances):
+                assert torch.allclose(frames[b, : len(u)], alone_frames[b], atol=1e-6)
+                assert torch.equal(frames[b, len(u):], torch.zeros(total - len(u), 8))
+
+
+def test_every_parameter_gets_a_gradient_through_the_surrogate():
+    torch.manual_seed(1)
+    model = small_adapter()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    x, y = torch.randn(8, 15, 24) * 3, torch.arange(8) % 3
+    lengths = torch.linspace(0.5, 1.0, 8)
+    HybridFocalLabelSmoothingLoss()(model(x, lengths), y).backward()
+    # the zero-initialised output layer of the bias generator blocks the
+    # gradient to the layer before it, at the very first step only
+    blocked = {"bias_generator.hidden.weight", "bias_generator.hidden.bias"}
+    for name, parameter in model.named_parameters():
+        has_gradient = parameter.grad is not None and parameter.grad.abs().sum() > 0
+        assert has_gradient == (name not in blocked), name
+    optimizer.step()
+    optimizer.zero_grad()
+    HybridFocalLabelSmoothingLoss()(model(x, lengths), y).backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+def test_adapter_learns_a_separable_task():
+    torch.manual_seed(2)
+    n_classes, dim = 4, 48
+    prototypes = torch.randn(n_classes, dim)
+    labels = torch.arange(64) % n_classes
+    x = prototypes[labels].unsqueeze(1) + torch.randn(64, 30, dim)
+    lengths = torch.rand(64) * 0.5 + 0.5
+    model = PTSSNN(input_size=dim, n_classes=n_classes, hidden_sizes=(48, 24), bias_hidden_size=8)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
+    loss_fn = HybridFocalLabelSmoothingLoss()
+    accuracy = 0.0
+    for step in range(300):
+        model.train()
+        batch = torch.randperm(64)[:32]
+        loss = loss_fn(model(x[batch], lengths[batch]), labels[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 20 == 19:
+            model.eval()
+            with torch.no_grad():
+                predictions = model(x, lengths).argmax(-1)
+            accuracy = (predictions == labels).float().mean().item()
+            if accuracy == 1.0:
+                break
+    assert accuracy == 1.0
+
+
+def test_default_configuration_has_the_papers_parameter_budget():
+    hparams = load_hyperpyyaml(HPARAMS.read_text())
+    adapter = hparams["adapter"]
+    trainable = sum(p.numel() for p in adapter.parameters() if p.requires_grad)
+    assert adapter.input_size == 768
+    assert abs(trainable - 1.19e6) <= 0.1 * 1.19e6, trainable
+
+
+def test_hparams_build_the_adapter_with_command_line_overrides():
+    hparams = load_hyperpyyaml(
+        HPARAMS.read_text(), {"input_size": 384, "n_classes": 7, "variant": "vanilla"}
+    )
+    adapter = hparams["adapter"]
+    assert adapter.input_size == 384 and adapter.variant == "vanilla"
+    assert adapter(torch.randn(2, 5, 384)).shape == (2, 7)
+    assert adapter.classifier.neurons.node.surrogate_function.alpha == 5.0
+
+
+def test_wrong_feature_dimension_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"expects features \[batch, time, 24\], got shape \[2, 5, 30\]"):
+        small_adapter()(torch.randn(2, 5, 30))
+
+
+@pytest.mark.parametrize("lengths", [[0.0, 1.0], [1.0, 1.2], [-0.5, 0.5]])
+def test_lengths_outside_the_unit_interval_are_a_clear_error(lengths):
+    with pytest.raises(ValueError, match=r"relative lengths must lie in \(0, 1\]"):
+        small_adapter()(torch.randn(2, 5, 24), torch.tensor(lengths))
+
+
+def test_lengths_of_the_wrong_shape_are_a_clear_error():
+    with pytest.raises(ValueError, match=r"shape \[2\]"):
+        small_adapter()(torch.randn(2, 5, 24), torch.tensor([1.0]))
+
+
+def test_unknown_variant_is_a_clear_error():
+    with pytest.raises(ValueError, match="no_prompt"):
+        small_adapter(variant="spiky")

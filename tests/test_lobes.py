@@ -1,0 +1,176 @@
+"""Each PTS-SNN lobe does what its equation says, and honours padding."""
+
+import pytest
+import torch
+
+from speechbrain_ptssnn.lobes import (
+    PLIF,
+    HomeostaticBiasGenerator,
+    MaskedBatchNorm,
+    SoftSaturation,
+    SpikingClassifier,
+    SpikingSparseLinearAttention,
+    SpikingTemporalShiftBlock,
+    TemporalShift,
+    lengths_to_mask,
+)
+
+
+def test_shift_moves_exactly_the_intended_channels_one_frame():
+    batch, time, channels = 2, 6, 16
+    x = torch.randn(batch, time, channels)
+    lengths = torch.tensor([1.0, 4 / 6])
+    y = TemporalShift(fraction=0.25)(x, lengths)
+    n = 4
+    for b, valid in enumerate([6, 4]):
+        # channels [0, n): frame t receives frame t-1, zero at the first frame
+        assert torch.equal(y[b, 0, :n], torch.zeros(n))
+        assert torch.equal(y[b, 1:valid, :n], x[b, : valid - 1, :n])
+        # channels [n, 2n): frame t receives frame t+1, zero at the last real frame
+        assert torch.equal(y[b, : valid - 1, n : 2 * n], x[b, 1:valid, n : 2 * n])
+        assert torch.equal(y[b, valid - 1, n : 2 * n], torch.zeros(n))
+        # the rest stay put
+        assert torch.equal(y[b, :valid, 2 * n :], x[b, :valid, 2 * n :])
+        # padded frames are zero
+        assert torch.equal(y[b, valid:], torch.zeros(time - valid, channels))
+
+
+def test_shift_ignores_what_lies_in_the_padding():
+    x = torch.randn(1, 5, 8)
+    lengths = torch.tensor([0.6])
+    noisy = x.clone()
+    noisy[:, 3:] = 1000.0
+    shift = TemporalShift(fraction=0.25)
+    assert torch.equal(shift(x, lengths), shift(noisy, lengths))
+
+
+def test_shift_rejects_fractions_above_one_half():
+    with pytest.raises(ValueError, match="0.5"):
+        TemporalShift(fraction=0.6)
+
+
+def test_soft_saturation_is_tanh_of_scaled_layer_norm():
+    saturate = SoftSaturation(input_size=6, xi=0.1)
+    x = torch.randn(2, 3, 6) * 50
+    expected = torch.tanh(0.1 * torch.nn.functional.layer_norm(x, (6,)))
+    assert torch.allclose(saturate(x), expected, atol=1e-6)
+
+
+def test_masked_batch_norm_statistics_ignore_padding():
+    norm = MaskedBatchNorm(3)
+    x = torch.randn(2, 5, 3)
+    mask = lengths_to_mask(torch.tensor([1.0, 0.4]), 5)
+    valid = torch.cat([x[0], x[1, :2]])
+    y = norm(x, mask)
+    expected = (valid - valid.mean(0)) / torch.sqrt(valid.var(0, unbiased=False) + 1e-5)
+    assert torch.allclose(torch.cat([y[0], y[1, :2]]), expected, atol=1e-5)
+    assert torch.equal(y[1, 2:], torch.zeros(3, 3))
+    assert torch.allclose(norm.running_mean, 0.1 * valid.mean(0), atol=1e-6)
+
+
+def test_plif_matches_the_leaky_integrate_and_fire_equations():
+    plif = PLIF(init_tau=2.0, v_threshold=1.0)
+    current = torch.tensor([[[0.8], [0.8], [0.8], [2.5], [0.0]]])
+    v, expected = 0.0, []
+    for x in current[0, :, 0].tolist():
+        h = v + (x - v) / 2.0  # tau = 2, decay_input, v_reset = 0
+        spike = float(h >= 1.0)
+        expected.append(spike)
+        v = h * (1 - spike)
+    assert plif(current)[0, :, 0].tolist() == expected
+    assert expected == [0.0, 0.0, 0.0, 1.0, 0.0]
+
+
+def test_plif_state_does_not_leak_between_calls():
+    plif = PLIF()
+    first = plif(torch.full((2, 3, 4), 0.9))
+    assert plif(torch.full((5, 3, 4), 0.9)).shape == (5, 3, 4)
+    assert torch.equal(plif(torch.full((2, 3, 4), 0.9)), first)
+
+
+def test_block_outputs_binary_spikes_and_its_statistics_ignore_padding():
+    torch.manual_seed(0)
+    block = SpikingTemporalShiftBlock(12, 6)
+    x = torch.randn(3, 7, 12) * 3
+    lengths = torch.tensor([1.0, 5 / 7, 3 / 7])
+    spikes = block(x, lengths)
+    assert set(spikes.unique().tolist()) <= {0.0, 1.0}
+    assert spikes.sum() > 0
+    padded = x.clone()
+    padded[1, 5:] = 100.0
+    padded[2, 3:] = -100.0
+    assert torch.equal(block(padded, lengths), spikes)
+
+
+def naive_attention(attention, x):
+    """Eq. 7-9 for one unpadded utterance, computed query-key first."""
+    if attention.prompts is not None:
+        x = torch.cat([attention.prompts, x])
+    spikes = attention.neurons(x.unsqueeze(0))[0]
+    q = spikes @ attention.query.weight.T
+    k = spikes @ attention.key.weight.T
+    v = spikes @ attention.value.weight.T
+    k_hat = torch.stack([k[:, j] / k[:, j].norm().clamp(min=1e-6) for j in range(k.shape[1])], 1)
+    scores = q @ k_hat.T  # [n, n]: the quadratic form
+    y = scores @ v
+    return y[attention.num_prompts :], y[: attention.num_prompts]
+
+
+@pytest.mark.parametrize("num_prompts", [0, 3])
+def test_linear_attention_equals_a_naive_reference(num_prompts):
+    torch.manual_seed(1)
+    attention = SpikingSparseLinearAttention(dim=8, num_prompts=num_prompts)
+    x = (torch.rand(3, 9, 8) < 0.4).float()
+    lengths = torch.tensor([1.0, 6 / 9, 2 / 9])
+    frames, prompts = attention(x, lengths)
+    assert frames.abs().sum() > 0
+    for b, valid in enumerate([9, 6, 2]):
+        ref_frames, ref_prompts = naive_attention(attention, x[b, :valid])
+        assert torch.allclose(frames[b, :valid], ref_frames, atol=1e-5)
+        assert torch.equal(frames[b, valid:], torch.zeros(9 - valid, 8))
+        if num_prompts:
+            assert torch.allclose(prompts[b], ref_prompts, atol=1e-5)
+    assert (prompts is None) == (num_prompts == 0)
+
+
+def test_attention_neurons_pass_spikes_from_rest_and_binarise_prompts():
+    without_prompts = SpikingSparseLinearAttention(dim=4, num_prompts=0)
+    x = (torch.rand(1, 5, 4) < 0.5).float()
+    assert torch.equal(without_prompts.neurons(x), x)
+    with_prompts = SpikingSparseLinearAttention(dim=4, num_prompts=2)
+    spikes = with_prompts.neurons(torch.cat([with_prompts.prompts.unsqueeze(0) * 3, x], 1))
+    assert set(spikes.unique().tolist()) == {0.0, 1.0}
+
+
+def test_bias_generator_is_exactly_zero_at_initialisation_and_bounded_after():
+    generator = HomeostaticBiasGenerator(dim=16, hidden_size=4, kappa=0.5)
+    summary = torch.randn(5, 16) * 10
+    assert torch.equal(generator(summary), torch.zeros(5, 16))
+    torch.nn.init.normal_(generator.output.weight, std=100.0)
+    bias = generator(summary)
+    assert bias.abs().max() <= 0.5 and bias.abs().max() > 0.1
+
+
+def test_classifier_outputs_are_the_firing_rates_over_valid_frames():
+    torch.manual_seed(2)
+    classifier = SpikingClassifier(input_size=6, n_classes=3)
+    x = torch.randn(2, 8, 6) * 4
+    lengths = torch.tensor([1.0, 0.5])
+    rates = classifier(x, lengths)
+    spikes = classifier.neurons(classifier.linear(x))
+    assert torch.allclose(rates[0], spikes[0].mean(0))
+    assert torch.allclose(rates[1], spikes[1, :4].mean(0))
+    assert ((rates >= 0) & (rates <= 1)).all()
+    assert 0 < rates.sum()
+
+
+def test_learned_output_scale_changes_probabilities_not_decisions():
+    torch.manual_seed(3)
+    plain = SpikingClassifier(6, 3)
+    scaled = SpikingClassifier(6, 3, learn_output_scale=True, output_scale_init=10.0)
+    scaled.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.randn(4, 8, 6) * 4
+    rates, logits = plain(x), scaled(x)
+    assert torch.allclose(logits, rates * 10.0, atol=1e-5)
+    assert torch.equal(rates.argmax(-1), logits.argmax(-1))
+    assert scaled.log_scale.requires_grad
