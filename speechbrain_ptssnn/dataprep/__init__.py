@@ -1,0 +1,23 @@
+"""Data preparation: corpus parsers, fold protocols and SpeechBrain manifests.
+
+Modules
+-------
+audio
+    Reading audio at 16 kHz mono; durations from file headers.
+corpus
+    The shared emotion vocabulary and the records parsers return.
+files
+    Finding a corpus's folders and audio files.
+iemocap, casia, emodb, emovo, urdu
+    One parser and registry entry per corpus.
+corpora
+    The registry ``CORPORA`` and ``corpus_defaults``.
+folds
+    Stratified k-fold and leave-one-speaker-out folds.
+manifest
+    Reading and writing JSON manifests.
+prepare
+    ``prepare_corpus`` and ``prepare_<corpus>``: folders to fold manifests.
+cli
+    The command line of the recipes' ``<corpus>_prepare.py`` scripts.
+"""

@@ -1,0 +1,662 @@
+"""Preparing a corpus: from its folder to the manifests of every fold.
+
+:func:`prepare_corpus` parses a corpus (see :mod:`speechbrain_ptssnn.dataprep.corpora`),
+keeps the requested emotions, reads every file's duration from its header,
+makes the folds (see :mod:`speechbrain_ptssnn.dataprep.folds`) and writes::
+
+    <output_folder>/fold_<k>/{train,valid,test}.json  k = 1 ... number of folds
+    <output_folder>/prepare_options.json              the options used
+    <output_folder>/skipped_files.txt                 files not understood, if any
+
+Audio files are never rewritten: manifests point at the originals, which are
+resampled and downmixed when loaded
+(:func:`speechbrain_ptssnn.dataprep.audio.load_audio`).
+
+Preparation is skipped when ``prepare_options.json`` records the same options
+and every manifest exists; with other options the fold folders are removed and
+made again. Any file whose name does not parse is listed with the reason in
+``skipped_files.txt`` and counted in a warning; unreadable or empty audio,
+duplicate utterance ids and a corpus without usable files are errors.
+"""
+
+import json
+import logging
+import os
+import re
+import shutil
+from collections import Counter
+
+from speechbrain_ptssnn.dataprep.audio import audio_duration
+from speechbrain_ptssnn.dataprep.corpora import get_corpus
+from speechbrain_ptssnn.dataprep.corpus import EMOTIONS
+from speechbrain_ptssnn.dataprep.folds import (
+    DEFAULT_SEED,
+    DEFAULT_STRATIFIED_FOLDS,
+    DEFAULT_VALID_RATIO,
+    make_folds,
+)
+from speechbrain_ptssnn.dataprep.manifest import manifest_entry, write_manifest
+
+logger = logging.getLogger(__name__)
+
+OPTIONS_FILE = "prepare_options.json"
+SKIPPED_FILE = "skipped_files.txt"
+SPLITS = ("train", "valid", "test")
+FOLD_FOLDER = re.compile(r"^fold_(\d+)$")
+
+
+def fold_folders(output_folder):
+    """The fold folders of a prepared output folder, in fold order.
+
+    Arguments
+    ---------
+    output_folder : str
+        An output folder of :func:`prepare_corpus`.
+
+    Returns
+    -------
+    list of str
+        Absolute paths of ``fold_1``, ``fold_2``, ... (empty if none).
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> for k in [10, 2, 1]:
+    ...     os.mkdir(os.path.join(root, f"fold_{k}"))
+    >>> [os.path.basename(path) for path in fold_folders(root)]
+    ['fold_1', 'fold_2', 'fold_10']
+    """
+    output_folder = os.path.abspath(output_folder)
+    if not os.path.isdir(output_folder):
+        return []
+    numbered = [
+        (int(match.group(1)), name)
+        for name in os.listdir(output_folder)
+        if (match := FOLD_FOLDER.match(name))
+        and os.path.isdir(os.path.join(output_folder, name))
+    ]
+    return [os.path.join(output_folder, name) for _, name in sorted(numbered)]
+
+
+def _select_emotions(corpus, emotions):
+    """The requested emotions in vocabulary order; None means the default."""
+    if emotions is None:
+        return list(corpus.default_emotions)
+    if emotions == "all":
+        return list(corpus.emotions)
+    if isinstance(emotions, str):
+        emotions = [emotions]
+    if not emotions:
+        raise ValueError("choose at least one emotion")
+    unknown = sorted(set(emotions) - set(corpus.emotions))
+    if unknown:
+        raise ValueError(
+            f"{corpus.name} has no emotion {', '.join(unknown)}; "
+            f"it has {', '.join(corpus.emotions)}"
+        )
+    return [emo for emo in EMOTIONS if emo in emotions]
+
+
+def _is_prepared(output_folder, options):
+    """Whether the output folder holds every manifest made with ``options``."""
+    try:
+        with open(
+            os.path.join(output_folder, OPTIONS_FILE), encoding="utf-8"
+        ) as stream:
+            recorded = json.load(stream)
+    except (OSError, ValueError):
+        return False
+    if recorded.get("options") != options:
+        return False
+    n_folds = recorded.get("folds", 0)
+    return n_folds > 0 and all(
+        os.path.isfile(os.path.join(output_folder, f"fold_{k}", f"{split}.json"))
+        for k in range(1, n_folds + 1)
+        for split in SPLITS
+    )
+
+
+def _report_skipped(output_folder, skipped, corpus_name):
+    """Lists the skipped files in the output folder and warns about them."""
+    path = os.path.join(output_folder, SKIPPED_FILE)
+    if not skipped:
+        if os.path.exists(path):
+            os.remove(path)
+        return
+    with open(path, "w", encoding="utf-8") as stream:
+        stream.writelines(f"{item.path}\t{item.reason}\n" for item in skipped)
+    logger.warning(
+        "%s: skipped %d audio files that could not be interpreted; see %s",
+        corpus_name,
+        len(skipped),
+        path,
+    )
+
+
+def _usable_utterances(corpus, data_folder, output_folder, emotions):
+    """Parses the corpus and keeps the utterances of the requested emotions."""
+    utterances, skipped = corpus.parse(data_folder)
+    _report_skipped(output_folder, skipped, corpus.name)
+    if not utterances:
+        raise ValueError(f"no usable {corpus.name} audio file found in {data_folder}")
+    first_path = {}
+    for utterance in utterances:
+        if utterance.utt_id in first_path:
+            raise ValueError(
+                f"duplicate utterance id {utterance.utt_id!r}: "
+                f"{first_path[utterance.utt_id]} and {utterance.wav}"
+            )
+        first_path[utterance.utt_id] = utterance.wav
+    kept = [utterance for utterance in utterances if utterance.emo in emotions]
+    if not kept:
+        raise ValueError(
+            f"no {corpus.name} utterance of {', '.join(emotions)} in {data_folder}"
+        )
+    left_out = Counter(u.emo for u in utterances if u.emo not in emotions)
+    if left_out:
+        logger.info(
+            "%s: left out %s (emotions not requested)",
+            corpus.name,
+            ", ".join(f"{n} {emo}" for emo, n in sorted(left_out.items())),
+        )
+    if (
+        tuple(emotions) == corpus.default_emotions
+        and len(kept) != corpus.expected_count
+    ):
+        logger.warning(
+            "%s: found %d utterances of %s in %s; the complete corpus has %d",
+            corpus.name,
+            len(kept),
+            ", ".join(emotions),
+            data_folder,
+            corpus.expected_count,
+        )
+    counts = Counter(utterance.emo for utterance in kept)
+    logger.info(
+        "%s: %d utterances, %d speakers (%s)",
+        corpus.name,
+        len(kept),
+        len({utterance.spk for utterance in kept}),
+        ", ".join(f"{emo} {counts[emo]}" for emo in emotions),
+    )
+    return kept
+
+
+def _resolve_n_folds(corpus, protocol, n_folds, speakers):
+    """``n_folds``, or its default for the protocol when it is None."""
+    if n_folds is not None:
+        return n_folds
+    if protocol == "loso":
+        return len({corpus.speaker_group(spk) for spk in speakers})
+    if protocol == corpus.protocol:
+        return corpus.n_folds
+    return DEFAULT_STRATIFIED_FOLDS
+
+
+def _clear(output_folder):
+    """Removes the options record and every fold folder."""
+    options_path = os.path.join(output_folder, OPTIONS_FILE)
+    if os.path.exists(options_path):
+        os.remove(options_path)
+    for folder in fold_folders(output_folder):
+        shutil.rmtree(folder)
+
+
+def prepare_corpus(
+    corpus,
+    data_folder,
+    output_folder,
+    protocol=None,
+    n_folds=None,
+    valid_ratio=DEFAULT_VALID_RATIO,
+    seed=DEFAULT_SEED,
+    emotions=None,
+    skip_prep=False,
+):
+    """Writes the train/valid/test manifests of every fold of a corpus.
+
+    Arguments
+    ---------
+    corpus : str or speechbrain_ptssnn.dataprep.corpus.Corpus
+        A name of :data:`speechbrain_ptssnn.dataprep.corpora.CORPORA` or a
+        registry entry.
+    data_folder : str or os.PathLike
+        The corpus's root folder, laid out as the corpus's parser describes.
+    output_folder : str or os.PathLike
+        Where the fold folders, the options record and the skipped-files log
+        go.
+    protocol : str or None
+        ``"stratified"`` or ``"loso"`` (leave one speaker out); None: the
+        corpus's default.
+    n_folds : int or None
+        Number of folds; None: one per speaker group with ``"loso"`` (IEMOCAP:
+        per session), the corpus's default (10) with ``"stratified"``.
+    valid_ratio : float
+        Fraction of each fold's training part used for validation, in [0, 1):
+        whole speakers with ``"loso"``, a stratified sample otherwise.
+    seed : int
+        Seed of every random choice; the same seed gives the same folds.
+    emotions : list of str, "all" or None
+        The classes to keep; None: the corpus's default (the paper's), "all":
+        every emotion the corpus has.
+    skip_prep : bool
+        If True, do nothing and return the existing fold folders.
+
+    Returns
+    -------
+    list of str
+        Absolute paths of ``<output_folder>/fold_1``, ``fold_2``, ...
+
+    Raises
+    ------
+    FileNotFoundError
+        If a folder of the expected layout is missing (the message names it).
+    ValueError
+        If the layout does not match, an audio file is unreadable or empty,
+        two files share an utterance id, no usable file is found, or the
+        options cannot be met; the message names the file or folder.
+
+    Example
+    -------
+    >>> import os, tempfile, numpy, soundfile
+    >>> root = tempfile.mkdtemp()
+    >>> os.mkdir(os.path.join(root, "Sad"))
+    >>> for k in range(4):
+    ...     path = os.path.join(root, "Sad", f"SF{k}_F{k}_S0{k}.wav")
+    ...     soundfile.write(path, numpy.zeros(4410), 44100)
+    >>> folds = prepare_corpus("urdu", root, os.path.join(root, "out"), n_folds=2)
+    >>> [os.path.basename(folder) for folder in folds]
+    ['fold_1', 'fold_2']
+    >>> from speechbrain_ptssnn.dataprep.manifest import read_manifest
+    >>> test = read_manifest(os.path.join(folds[0], "test.json"))
+    >>> sorted(test["SF0_F0_S00"])
+    ['duration', 'emo', 'spk', 'wav']
+    """
+    corpus = get_corpus(corpus) if isinstance(corpus, str) else corpus
+    data_folder = os.path.abspath(os.fspath(data_folder))
+    output_folder = os.path.abspath(os.fspath(output_folder))
+    emotions = _select_emotions(corpus, emotions)
+    protocol = corpus.protocol if protocol is None else protocol
+    options = {
+        "corpus": corpus.name,
+        "data_folder": data_folder,
+        "protocol": protocol,
+        "n_folds": n_folds,
+        "valid_ratio": valid_ratio,
+        "seed": seed,
+        "emotions": emotions,
+    }
+    if skip_prep:
+        return fold_folders(output_folder)
+    if _is_prepared(output_folder, options):
+        logger.info("%s: %s already prepared, skipping", corpus.name, output_folder)
+        return fold_folders(output_folder)
+    os.makedirs(output_folder, exist_ok=True)
+    utterances = _usable_utterances(corpus, data_folder, output_folder, emotions)
+    by_id = {utterance.utt_id: utterance for utterance in utterances}
+    durations = {utt_id: audio_duration(u.wav) for utt_id, u in by_id.items()}
+    speakers = {utt_id: u.spk for utt_id, u in by_id.items()}
+    folds = make_folds(
+        {utt_id: u.emo for utt_id, u in by_id.items()},
+        speakers,
+        protocol,
+        _resolve_n_folds(corpus, protocol, n_folds, speakers.values()),
+        valid_ratio,
+        seed,
+        corpus.speaker_group,
+    )
+    _clear(output_folder)
+    for k, fold in enumerate(folds, start=1):
+        for split in SPLITS:
+            entries = {
+                utt_id: manifest_entry(by_id[utt_id], durations[utt_id])
+                for utt_id in fold[split]
+            }
+            write_manifest(
+                os.path.join(output_folder, f"fold_{k}", f"{split}.json"), entries
+            )
+    with open(
+        os.path.join(output_folder, OPTIONS_FILE), "w", encoding="utf-8"
+    ) as stream:
+        json.dump({"options": options, "folds": len(folds)}, stream, indent=2)
+    logger.info(
+        "%s: wrote %d folds (%s) to %s",
+        corpus.name,
+        len(folds),
+        protocol,
+        output_folder,
+    )
+    return fold_folders(output_folder)
+
+
+def prepare_iemocap(
+    data_folder,
+    output_folder,
+    protocol="loso",
+    n_folds=None,
+    valid_ratio=DEFAULT_VALID_RATIO,
+    seed=DEFAULT_SEED,
+    emotions=None,
+    skip_prep=False,
+):
+    """Prepares IEMOCAP: by default neutral, happy (+excited), angry, sad,
+    five folds leaving one session out.
+
+    See :func:`prepare_corpus` for the arguments and
+    :mod:`speechbrain_ptssnn.dataprep.iemocap` for the layout.
+
+    Arguments
+    ---------
+    data_folder : str
+        The folder holding ``Session1`` ... ``Session5``.
+    output_folder : str
+        Where the fold folders go.
+    protocol : str
+        ``"loso"`` or ``"stratified"``.
+    n_folds : int or None
+        None: one fold per session with ``"loso"``, 10 with ``"stratified"``.
+    valid_ratio : float
+        Fraction of each training part used for validation (whole speakers
+        with ``"loso"``).
+    seed : int
+        Seed of every random choice.
+    emotions : list of str, "all" or None
+        None: angry, happy, neutral, sad.
+    skip_prep : bool
+        If True, do nothing.
+
+    Returns
+    -------
+    list of str
+        The fold folders.
+
+    Example
+    -------
+    >>> import os, tempfile, numpy, soundfile
+    >>> root = tempfile.mkdtemp()
+    >>> for s in [1, 2]:
+    ...     dialog = f"Ses0{s}F_impro01"
+    ...     labels = os.path.join(root, f"Session{s}", "dialog", "EmoEvaluation")
+    ...     wavs = os.path.join(root, f"Session{s}", "sentences", "wav", dialog)
+    ...     os.makedirs(labels); os.makedirs(wavs)
+    ...     with open(os.path.join(labels, dialog + ".txt"), "w") as stream:
+    ...         for utt in [f"{dialog}_F000", f"{dialog}_M000"]:
+    ...             _ = stream.write(f"[0.0 - 1.0]\\t{utt}\\tneu\\t[3, 3, 3]\\n")
+    ...             path = os.path.join(wavs, utt + ".wav")
+    ...             soundfile.write(path, numpy.zeros(1600), 16000)
+    >>> folds = prepare_iemocap(root, os.path.join(root, "out"))
+    >>> [os.path.basename(folder) for folder in folds]
+    ['fold_1', 'fold_2']
+    """
+    return prepare_corpus(
+        "iemocap",
+        data_folder,
+        output_folder,
+        protocol,
+        n_folds,
+        valid_ratio,
+        seed,
+        emotions,
+        skip_prep,
+    )
+
+
+def prepare_casia(
+    data_folder,
+    output_folder,
+    protocol="loso",
+    n_folds=None,
+    valid_ratio=DEFAULT_VALID_RATIO,
+    seed=DEFAULT_SEED,
+    emotions=None,
+    skip_prep=False,
+):
+    """Prepares CASIA: by default angry, happy, neutral, sad, four folds
+    leaving one speaker out.
+
+    See :func:`prepare_corpus` for the arguments and
+    :mod:`speechbrain_ptssnn.dataprep.casia` for the layout.
+
+    Arguments
+    ---------
+    data_folder : str
+        The folder holding the speaker folders.
+    output_folder : str
+        Where the fold folders go.
+    protocol : str
+        ``"loso"`` or ``"stratified"``.
+    n_folds : int or None
+        None: one fold per speaker with ``"loso"``, 10 with ``"stratified"``.
+    valid_ratio : float
+        Fraction of each training part used for validation (whole speakers
+        with ``"loso"``).
+    seed : int
+        Seed of every random choice.
+    emotions : list of str, "all" or None
+        None: angry, happy, neutral, sad; "all" adds fear and surprise.
+    skip_prep : bool
+        If True, do nothing.
+
+    Returns
+    -------
+    list of str
+        The fold folders.
+
+    Example
+    -------
+    >>> import os, tempfile, numpy, soundfile
+    >>> root = tempfile.mkdtemp()
+    >>> for speaker in ["liuchanhg", "wangzhe", "zhaoquanyin"]:
+    ...     os.makedirs(os.path.join(root, speaker, "sad"))
+    ...     path = os.path.join(root, speaker, "sad", "201.wav")
+    ...     soundfile.write(path, numpy.zeros(1600), 16000)
+    >>> folds = prepare_casia(root, os.path.join(root, "out"))
+    >>> [os.path.basename(folder) for folder in folds]
+    ['fold_1', 'fold_2', 'fold_3']
+    """
+    return prepare_corpus(
+        "casia",
+        data_folder,
+        output_folder,
+        protocol,
+        n_folds,
+        valid_ratio,
+        seed,
+        emotions,
+        skip_prep,
+    )
+
+
+def prepare_emodb(
+    data_folder,
+    output_folder,
+    protocol="stratified",
+    n_folds=None,
+    valid_ratio=DEFAULT_VALID_RATIO,
+    seed=DEFAULT_SEED,
+    emotions=None,
+    skip_prep=False,
+):
+    """Prepares EMODB: by default its seven emotions, ten stratified folds.
+
+    See :func:`prepare_corpus` for the arguments and
+    :mod:`speechbrain_ptssnn.dataprep.emodb` for the layout.
+
+    Arguments
+    ---------
+    data_folder : str
+        The folder holding ``wav/``.
+    output_folder : str
+        Where the fold folders go.
+    protocol : str
+        ``"stratified"`` or ``"loso"``.
+    n_folds : int or None
+        None: 10 with ``"stratified"``, one fold per speaker with ``"loso"``.
+    valid_ratio : float
+        Fraction of each training part used for validation.
+    seed : int
+        Seed of every random choice.
+    emotions : list of str, "all" or None
+        None: all seven.
+    skip_prep : bool
+        If True, do nothing.
+
+    Returns
+    -------
+    list of str
+        The fold folders.
+
+    Example
+    -------
+    >>> import os, tempfile, numpy, soundfile
+    >>> root = tempfile.mkdtemp()
+    >>> os.mkdir(os.path.join(root, "wav"))
+    >>> for name in ["03a01Wa", "03a02Wb", "08a01Na", "08a02Nb"]:
+    ...     path = os.path.join(root, "wav", name + ".wav")
+    ...     soundfile.write(path, numpy.zeros(2205), 22050)
+    >>> folds = prepare_emodb(root, os.path.join(root, "out"), n_folds=2)
+    >>> [os.path.basename(folder) for folder in folds]
+    ['fold_1', 'fold_2']
+    """
+    return prepare_corpus(
+        "emodb",
+        data_folder,
+        output_folder,
+        protocol,
+        n_folds,
+        valid_ratio,
+        seed,
+        emotions,
+        skip_prep,
+    )
+
+
+def prepare_emovo(
+    data_folder,
+    output_folder,
+    protocol="stratified",
+    n_folds=None,
+    valid_ratio=DEFAULT_VALID_RATIO,
+    seed=DEFAULT_SEED,
+    emotions=None,
+    skip_prep=False,
+):
+    """Prepares EMOVO: by default its seven emotions, ten stratified folds.
+
+    See :func:`prepare_corpus` for the arguments and
+    :mod:`speechbrain_ptssnn.dataprep.emovo` for the layout.
+
+    Arguments
+    ---------
+    data_folder : str
+        The folder holding ``f1`` ... ``m3``.
+    output_folder : str
+        Where the fold folders go.
+    protocol : str
+        ``"stratified"`` or ``"loso"``.
+    n_folds : int or None
+        None: 10 with ``"stratified"``, one fold per actor with ``"loso"``.
+    valid_ratio : float
+        Fraction of each training part used for validation.
+    seed : int
+        Seed of every random choice.
+    emotions : list of str, "all" or None
+        None: all seven.
+    skip_prep : bool
+        If True, do nothing.
+
+    Returns
+    -------
+    list of str
+        The fold folders.
+
+    Example
+    -------
+    >>> import os, tempfile, numpy, soundfile
+    >>> root = tempfile.mkdtemp()
+    >>> for actor in ["f1", "m1"]:
+    ...     os.mkdir(os.path.join(root, actor))
+    ...     for name in [f"rab-{actor}-b1", f"tri-{actor}-b1"]:
+    ...         path = os.path.join(root, actor, name + ".wav")
+    ...         soundfile.write(path, numpy.zeros((4800, 2)), 48000)
+    >>> folds = prepare_emovo(root, os.path.join(root, "out"), n_folds=2)
+    >>> [os.path.basename(folder) for folder in folds]
+    ['fold_1', 'fold_2']
+    """
+    return prepare_corpus(
+        "emovo",
+        data_folder,
+        output_folder,
+        protocol,
+        n_folds,
+        valid_ratio,
+        seed,
+        emotions,
+        skip_prep,
+    )
+
+
+def prepare_urdu(
+    data_folder,
+    output_folder,
+    protocol="stratified",
+    n_folds=None,
+    valid_ratio=DEFAULT_VALID_RATIO,
+    seed=DEFAULT_SEED,
+    emotions=None,
+    skip_prep=False,
+):
+    """Prepares URDU: by default its four emotions, ten stratified folds.
+
+    See :func:`prepare_corpus` for the arguments and
+    :mod:`speechbrain_ptssnn.dataprep.urdu` for the layout.
+
+    Arguments
+    ---------
+    data_folder : str
+        The folder holding ``Angry``, ``Happy``, ``Neutral``, ``Sad``.
+    output_folder : str
+        Where the fold folders go.
+    protocol : str
+        ``"stratified"`` or ``"loso"``.
+    n_folds : int or None
+        None: 10 with ``"stratified"``, one fold per speaker with ``"loso"``.
+    valid_ratio : float
+        Fraction of each training part used for validation.
+    seed : int
+        Seed of every random choice.
+    emotions : list of str, "all" or None
+        None: all four.
+    skip_prep : bool
+        If True, do nothing.
+
+    Returns
+    -------
+    list of str
+        The fold folders.
+
+    Example
+    -------
+    >>> import os, tempfile, numpy, soundfile
+    >>> root = tempfile.mkdtemp()
+    >>> for folder, letter in [("Angry", "A"), ("Sad", "S")]:
+    ...     os.mkdir(os.path.join(root, folder))
+    ...     for k in range(2):
+    ...         path = os.path.join(root, folder, f"SM{k}_F{k}_{letter}0{k}.wav")
+    ...         soundfile.write(path, numpy.zeros(4410), 44100)
+    >>> folds = prepare_urdu(root, os.path.join(root, "out"), n_folds=2)
+    >>> [os.path.basename(folder) for folder in folds]
+    ['fold_1', 'fold_2']
+    """
+    return prepare_corpus(
+        "urdu",
+        data_folder,
+        output_folder,
+        protocol,
+        n_folds,
+        valid_ratio,
+        seed,
+        emotions,
+        skip_prep,
+    )
