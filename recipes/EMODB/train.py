@@ -1,0 +1,30 @@
+#!/usr/bin/env python3
+"""Trains and evaluates a PTS-SNN configuration on EMODB, every fold.
+
+    python recipes/EMODB/train.py hparams/ptssnn.yaml --data_folder=/path/to/emodb
+
+Defaults of this corpus: its 7 emotions, 10-fold stratified cross-validation
+(``--protocol=loso`` for leave-one-speaker-out). ``--fold=K`` runs one fold,
+``--test_only`` re-evaluates the checkpoints; see README for every output.
+"""
+
+import sys
+
+import speechbrain as sb
+from speechbrain.utils.distributed import run_on_main
+
+from speechbrain_ptssnn.dataprep.prepare import prepare_emodb
+from speechbrain_ptssnn.experiment import CrossValidation
+
+if __name__ == "__main__":
+    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    sb.utils.distributed.ddp_init_group(run_opts)
+    experiment = CrossValidation("emodb", hparams_file, overrides, run_opts)
+    sb.create_experiment_directory(
+        experiment_directory=experiment.output_folder,
+        hyperparams_to_save=hparams_file,
+        overrides=experiment.overrides,
+    )
+    run_on_main(prepare_emodb, kwargs=experiment.prepare_kwargs())
+    run_on_main(experiment.fill_features)
+    experiment.run()

@@ -1,0 +1,140 @@
+"""The one SpeechBrain ``Brain`` every PTS-SNN recipe trains with."""
+
+import csv
+import json
+import os
+
+import speechbrain as sb
+import torch
+from speechbrain.utils.distributed import if_main_process
+
+from speechbrain_ptssnn.metrics import classification_metrics, confusion_matrix
+
+
+class PTSSNNBrain(sb.Brain):
+    """Trains and evaluates an adapter on cached upstream features.
+
+    Batches carry ``feats`` (padded upstream frames and relative lengths) and
+    ``emo_encoded`` (class indices); ``compute_forward`` runs
+    ``modules.adapter`` on them and ``compute_objectives`` the loss in
+    ``hparams.compute_cost``. Only the adapter is a module, so only its
+    parameters are optimised and checkpointed: the frozen upstream ran once,
+    into the feature cache, before training.
+
+    The learning-rate scheduler (``hparams.lr_scheduler_class``, cosine annealing
+    with warm restarts by default) is stepped once per epoch, after
+    validation, so ``T_0=10`` means ten epochs. The best checkpoint is chosen
+    by ``hparams.best_metric`` on the validation set (``"UA"``, ``"WA"`` or
+    ``"F1"``: higher is better; ``"loss"``: lower is better).
+
+    Attributes set by :meth:`on_stage_end` in the test stage: ``test_metrics``
+    (WA, UA, F1, per-class recall, confusion matrix, loss) and
+    ``test_predictions`` (one row per utterance).
+
+    Arguments
+    ---------
+    See ``speechbrain.Brain``; ``hparams`` must hold ``compute_cost``,
+    ``labels`` (the class names in encoder order), ``lr_scheduler_class``
+    (called with the optimiser),
+    ``epoch_counter``, ``best_metric`` and ``train_logger``.
+    """
+
+    def init_optimizers(self):
+        """Creates the optimiser, then its scheduler (checkpointed with it)."""
+        super().init_optimizers()
+        self.lr_scheduler = self.hparams.lr_scheduler_class(self.optimizer)
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("lr_scheduler", self.lr_scheduler)
+
+    def compute_forward(self, batch, stage):
+        """Runs the adapter on a batch of features; returns logits."""
+        batch = batch.to(self.device)
+        feats, lengths = batch.feats
+        return self.modules.adapter(feats, lengths)
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Computes the loss and, outside training, collects predictions."""
+        targets, _ = batch.emo_encoded
+        targets = targets.reshape(-1)
+        loss = self.hparams.compute_cost(predictions, targets)
+        if stage != sb.Stage.TRAIN:
+            probabilities = torch.softmax(predictions.detach().float(), dim=-1).cpu()
+            self.collected["ids"].extend(batch.id)
+            self.collected["targets"].extend(targets.cpu().tolist())
+            self.collected["probabilities"].extend(probabilities.tolist())
+        return loss
+
+    def on_stage_start(self, stage, epoch=None):
+        """Empties the prediction collector."""
+        self.collected = {"ids": [], "targets": [], "probabilities": []}
+
+    def stage_metrics(self, stage_loss):
+        """WA, UA, F1, recall, confusion matrix and loss of what was collected."""
+        probabilities = torch.tensor(self.collected["probabilities"])
+        predicted = probabilities.argmax(dim=-1) if len(probabilities) else torch.zeros(0)
+        confusion = confusion_matrix(
+            self.collected["targets"], predicted, len(self.hparams.labels)
+        )
+        metrics = classification_metrics(confusion)
+        metrics["loss"] = float(stage_loss)
+        metrics["confusion"] = confusion.tolist()
+        return metrics
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs, schedules the learning rate, checkpoints, writes test results."""
+        if stage == sb.Stage.TRAIN:
+            self.train_loss = stage_loss
+            return
+        metrics = self.stage_metrics(stage_loss)
+        summary = {key: round(metrics[key], 4) for key in ("loss", "WA", "UA", "F1")}
+        if stage == sb.Stage.VALID:
+            lr = self.optimizer.param_groups[0]["lr"]
+            self.lr_scheduler.step()
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch, "lr": lr},
+                train_stats={"loss": self.train_loss},
+                valid_stats=summary,
+            )
+            best = self.hparams.best_metric
+            keys = {"min_keys": [best]} if best == "loss" else {"max_keys": [best]}
+            self.checkpointer.save_and_keep_only(meta=summary, **keys)
+        else:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch loaded": self.hparams.epoch_counter.current},
+                test_stats=summary,
+            )
+            self.test_metrics = metrics
+            self.test_predictions = self._prediction_rows()
+
+    def _prediction_rows(self):
+        labels = self.hparams.labels
+        rows = []
+        for utt_id, target, probs in zip(
+            self.collected["ids"], self.collected["targets"], self.collected["probabilities"]
+        ):
+            predicted = max(range(len(probs)), key=probs.__getitem__)
+            rows.append([utt_id, labels[target], labels[predicted], *probs])
+        return rows
+
+    def write_test_results(self, fold_folder):
+        """Writes ``predictions.csv`` and ``metrics.json`` (main process only).
+
+        Arguments
+        ---------
+        fold_folder : str
+            The fold's output folder.
+        """
+        if not if_main_process():
+            return
+        labels = list(self.hparams.labels)
+        with open(os.path.join(fold_folder, "predictions.csv"), "w", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["id", "true", "predicted", *[f"p_{label}" for label in labels]])
+            for row in self.test_predictions:
+                writer.writerow(row[:3] + [f"{p:.6f}" for p in row[3:]])
+        metrics = dict(self.test_metrics, labels=labels)
+        metrics["recall"] = dict(zip(labels, metrics["recall"]))
+        tmp = os.path.join(fold_folder, "metrics.json.tmp")
+        with open(tmp, "w") as stream:
+            json.dump(metrics, stream, indent=2)
+        os.replace(tmp, os.path.join(fold_folder, "metrics.json"))
