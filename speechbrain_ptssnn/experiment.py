@@ -22,6 +22,7 @@ A fold whose ``metrics.json`` exists is finished and skipped on a rerun; an
 unfinished one resumes from its last checkpoint.
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -44,6 +45,37 @@ logger = logging.getLogger(__name__)
 
 PROTOCOLS = (None, "stratified", "loso")
 BEST_METRICS = ("UA", "WA", "F1", "loss")
+
+
+def default_distributed_backend(run_opts):
+    """Chooses gloo for ``torchrun`` when no GPU is there to use nccl.
+
+    SpeechBrain defaults to nccl, which needs one GPU per process; unless
+    ``--distributed_backend`` was given, a run without CUDA (or with
+    ``--device=cpu``) uses gloo, so ``torchrun`` works on CPU unchanged.
+
+    Arguments
+    ---------
+    run_opts : dict-like
+        SpeechBrain run options, as ``sb.parse_arguments`` returns them.
+
+    Returns
+    -------
+    dict-like
+        The options, with ``distributed_backend`` gloo where chosen (a copy).
+    """
+    import torch
+
+    explicit = "distributed_backend" in run_opts.get("overridden_args", ())
+    on_cpu = str(run_opts.get("device") or "").startswith("cpu") or not torch.cuda.is_available()
+    if not explicit and on_cpu:
+        if isinstance(run_opts, dict):
+            return dict(run_opts, distributed_backend="gloo")
+        overridden = set(run_opts.overridden_args) | {"distributed_backend"}
+        return dataclasses.replace(
+            run_opts, distributed_backend="gloo", overridden_args=overridden
+        )
+    return run_opts
 
 
 def parse_overrides(overrides):

@@ -14,10 +14,11 @@ import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_ptssnn.dataprep.prepare import prepare_iemocap
-from speechbrain_ptssnn.experiment import CrossValidation
+from speechbrain_ptssnn.experiment import CrossValidation, default_distributed_backend
 
 if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    run_opts = default_distributed_backend(run_opts)
     sb.utils.distributed.ddp_init_group(run_opts)
     experiment = CrossValidation("iemocap", hparams_file, overrides, run_opts)
     sb.create_experiment_directory(

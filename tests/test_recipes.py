@@ -1,0 +1,166 @@
+"""The recipes, end to end, on generated miniature corpora."""
+
+import csv
+import json
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy
+import pytest
+import speechbrain as sb
+
+from miniature_corpora import BUILDERS, build_emodb
+from speechbrain_ptssnn.brain import PTSSNNBrain
+
+REPO = Path(__file__).resolve().parents[1]
+HPARAMS = REPO / "hparams" / "ptssnn.yaml"
+RECIPES = {name: REPO / "recipes" / name.upper() / "train.py" for name in BUILDERS}
+SMALL = [
+    "--upstream=fbank", "--input_size=20", "--hidden_sizes=[16, 8]",
+    "--bias_hidden_size=4", "--batch_size=8", "--n_folds=2",
+]
+
+
+def recipe_command(corpus, data, output, *extra):
+    return [
+        sys.executable, str(RECIPES[corpus]), str(HPARAMS), f"--data_folder={data}",
+        f"--output_folder={output}", f"--feature_cache_folder={output}/cache", *SMALL, *extra,
+    ]
+
+
+def run(command, **kwargs):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, **kwargs)
+    return result, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def emodb(tmp_path_factory):
+    return build_emodb(tmp_path_factory.mktemp("emodb"))
+
+
+def test_emodb_recipe_runs_every_fold_and_summarises(emodb, tmp_path):
+    result, log = run(recipe_command("emodb", emodb, tmp_path, "--number_of_epochs=2"))
+    assert result.returncode == 0, log[-4000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["labels"] == ["angry", "happy", "neutral", "sad", "fear", "disgust", "boredom"]
+    assert sorted(summary["folds"]) == ["1", "2"]
+    test_counts = 0
+    for k, fold in summary["folds"].items():
+        for metric in ("WA", "UA", "F1"):
+            assert 0.0 <= fold[metric] <= 100.0
+        manifest = json.loads((tmp_path / f"fold_{k}" / "test.json").read_text())
+        assert sum(map(sum, fold["confusion"])) == len(manifest) == fold["count"]
+        with open(tmp_path / f"fold_{k}" / "predictions.csv") as stream:
+            rows = list(csv.DictReader(stream))
+        assert sorted(row["id"] for row in rows) == sorted(manifest)
+        assert all(row["true"] == manifest[row["id"]]["emo"] for row in rows)
+        test_counts += len(manifest)
+        log_lines = (tmp_path / f"fold_{k}" / "train_log.txt").read_text().splitlines()
+        assert [line.split(",")[0] for line in log_lines[:2]] == ["epoch: 1", "epoch: 2"]
+    assert sum(map(sum, summary["confusion"])) == test_counts == 56
+    assert summary["trainable_parameters"] > 0
+    for name in ("summary.md", "confusion.csv", "confusion.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert "mean ± std" in (tmp_path / "summary.md").read_text()
+
+
+def run_in_process(monkeypatch, command):
+    monkeypatch.setattr(sys, "argv", command[1:])
+    runpy.run_path(command[1], run_name="__main__")
+
+
+def epochs_logged(fold_folder):
+    lines = (fold_folder / "train_log.txt").read_text().splitlines()
+    return [int(line.split(",")[0].split(":")[1]) for line in lines if line.startswith("epoch:")]
+
+
+def test_interrupted_run_resumes_and_finished_folds_are_skipped(emodb, tmp_path, monkeypatch):
+    command = recipe_command("emodb", emodb, tmp_path, "--number_of_epochs=3", "--fold=1")
+    original = PTSSNNBrain.on_stage_end
+
+    def stop_after_first_epoch(self, stage, stage_loss, epoch=None):
+        original(self, stage, stage_loss, epoch)
+        if stage == sb.Stage.VALID and epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(PTSSNNBrain, "on_stage_end", stop_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run_in_process(monkeypatch, command)
+    fold = tmp_path / "fold_1"
+    assert epochs_logged(fold) == [1] and not (fold / "metrics.json").exists()
+
+    monkeypatch.setattr(PTSSNNBrain, "on_stage_end", original)
+    run_in_process(monkeypatch, command)
+    assert epochs_logged(fold) == [1, 2, 3]
+    finished = (fold / "metrics.json").stat().st_mtime_ns
+
+    run_in_process(monkeypatch, command)
+    assert epochs_logged(fold) == [1, 2, 3]
+    assert (fold / "metrics.json").stat().st_mtime_ns == finished
+
+
+def test_test_only_evaluates_the_saved_checkpoint(emodb, tmp_path, monkeypatch):
+    command = recipe_command("emodb", emodb, tmp_path, "--number_of_epochs=1", "--fold=2")
+    run_in_process(monkeypatch, command)
+    first = json.loads((tmp_path / "fold_2" / "metrics.json").read_text())
+    run_in_process(monkeypatch, command + ["--test_only"])
+    again = json.loads((tmp_path / "fold_2" / "metrics.json").read_text())
+    assert epochs_logged(tmp_path / "fold_2") == [1]
+    assert again["confusion"] == first["confusion"]
+
+
+def test_two_process_torchrun_completes(emodb, tmp_path):
+    command = recipe_command("emodb", emodb, tmp_path, "--number_of_epochs=1", "--fold=1")
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                "--master_port=29541", *command[1:]]
+    result, log = run(torchrun)
+    assert result.returncode == 0, log[-4000:]
+    metrics = json.loads((tmp_path / "fold_1" / "metrics.json").read_text())
+    assert metrics["count"] == len(json.loads((tmp_path / "fold_1" / "test.json").read_text()))
+
+
+@pytest.mark.parametrize("corpus", sorted(BUILDERS))
+def test_each_recipe_debug_run_completes(corpus, tmp_path):
+    data = BUILDERS[corpus](tmp_path / "data")
+    result, log = run(recipe_command(corpus, data, tmp_path / "out", "--debug", "--fold=1"))
+    assert result.returncode == 0, log[-4000:]
+    assert (tmp_path / "out" / "fold_1" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--protocol=random"], "unknown --protocol=random"),
+        (["--fold=7"], "--fold=7 is out of range: this protocol has folds 1 to 2"),
+        (["--best_metric=accuracy"], "unknown --best_metric=accuracy"),
+        (["--upstream=hubert"], "unknown upstream 'hubert'"),
+    ],
+)
+def test_bad_options_fail_before_training(emodb, tmp_path, extra, message):
+    result, log = run(recipe_command("emodb", emodb, tmp_path, *extra))
+    assert result.returncode != 0
+    assert message in log
+    assert not list(tmp_path.glob("fold_*/save"))
+
+
+def test_missing_data_folder_is_a_clear_error(tmp_path):
+    command = [sys.executable, str(RECIPES["emodb"]), str(HPARAMS), f"--output_folder={tmp_path}"]
+    result, log = run(command)
+    assert result.returncode != 0 and "--data_folder is required" in log
+
+
+def test_features_of_the_wrong_dimension_fail_before_training(emodb, tmp_path):
+    features = tmp_path / "features"
+    for wav in (emodb / "wav").glob("*.wav"):
+        (features / "wav").mkdir(parents=True, exist_ok=True)
+        numpy.save(features / "wav" / (wav.stem + ".npy"), numpy.zeros((5, 8), "float32"))
+    command = recipe_command("emodb", emodb, tmp_path / "out", "--upstream=precomputed",
+                             f"--features_folder={features}")
+    result, log = run(command)
+    assert result.returncode != 0
+    assert ".npy" in log and "20" in log and "8" in log
+    assert not list((tmp_path / "out").glob("fold_*/save"))
