@@ -1,0 +1,358 @@
+"""Feature sources other than emotion2vec: precomputed files, any feature module.
+
+Every feature source of the adapter offers the same two calls, so recipes use
+them interchangeably:
+
+* ``fill(wav_paths)``: make sure the features of these utterances are
+  available (compute what is missing, or check precomputed files), before
+  training starts;
+* ``load(wav_path)``: the features of one utterance, ``[frames, dim]`` float32;
+
+plus ``output_size`` (the feature dimension) and ``identity()``.
+
+:class:`PrecomputedFeatures` reads ``.npy`` files written by another tool (for
+example ``tools/whisper_features.py``: 384-dim Whisper-tiny frames).
+:class:`WaveformFeatures` lets any SpeechBrain feature module (e.g.
+``speechbrain.lobes.features.Fbank``) stand in for emotion2vec as a frozen
+upstream; wrap it in a :class:`speechbrain_ptssnn.features.cache.FeatureCache`
+to get ``fill``/``load``.
+"""
+
+import logging
+import os
+
+import numpy as np
+import torch
+
+from speechbrain_ptssnn.features.cache import resolve_storage_dtype, round_to_storage_dtype
+from speechbrain_ptssnn.lobes.emotion2vec import state_fingerprint
+from speechbrain_ptssnn.lobes.masking import check_lengths
+
+logger = logging.getLogger(__name__)
+
+_VOLATILE_ATTRIBUTES = {"training", "first_call", "device_inp"}
+
+
+class PrecomputedFeatures:
+    """Features read from ``.npy`` files, one per utterance.
+
+    The layout mirrors the audio tree: the features of
+    ``data_folder/<rel>.wav`` are in ``features_folder/<rel>.npy``, an array
+    ``[frames, input_size]`` of float32 or float16.
+
+    Arguments
+    ---------
+    features_folder : str or os.PathLike
+        Root of the ``.npy`` tree.
+    data_folder : str or os.PathLike
+        Root of the audio tree the wav paths lie under.
+    input_size : int
+        The feature dimension the adapter expects; every file must have it.
+    storage_dtype : str or torch.dtype
+        Features are rounded through this dtype on load (``"float16"`` by
+        default, as :class:`~speechbrain_ptssnn.features.cache.FeatureCache`
+        stores them), so training and inference see the same values.
+
+    Example
+    -------
+    >>> import os, tempfile, numpy
+    >>> root = tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(root, "feats", "spk1"))
+    >>> numpy.save(os.path.join(root, "feats", "spk1", "a.npy"), numpy.ones((49, 4), "float32"))
+    >>> source = PrecomputedFeatures(os.path.join(root, "feats"), os.path.join(root, "wav"), 4)
+    >>> wav = os.path.join(root, "wav", "spk1", "a.wav")
+    >>> source.fill([wav])
+    {'total': 1, 'cached': 1, 'computed': 0, 'recomputed': 0}
+    >>> source.load(wav).shape
+    torch.Size([49, 4])
+    >>> PrecomputedFeatures(os.path.join(root, "feats"), os.path.join(root, "wav"), 8).fill([wav])
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: precomputed features of the wrong shape (input_size is 8): .../spk1/a.npy has shape (49, 4)
+    """
+
+    def __init__(self, features_folder, data_folder, input_size, storage_dtype="float16"):
+        if features_folder is None or data_folder is None:
+            raise ValueError("PrecomputedFeatures needs both features_folder and data_folder")
+        self.features_folder = os.path.abspath(os.fspath(features_folder))
+        self.data_folder = os.path.abspath(os.fspath(data_folder))
+        if input_size is None or int(input_size) <= 0:
+            raise ValueError(f"input_size must be a positive integer, got {input_size!r}")
+        self.input_size = int(input_size)
+        self.storage_dtype = resolve_storage_dtype(storage_dtype)
+
+    @property
+    def output_size(self):
+        """The feature dimension (``input_size``)."""
+        return self.input_size
+
+    def identity(self):
+        """What determines the features.
+
+        Returns
+        -------
+        dict
+            Class, features folder, dimension and storage dtype.
+        """
+        return {
+            "class": "PrecomputedFeatures",
+            "features_folder": self.features_folder,
+            "input_size": self.input_size,
+            "storage_dtype": str(self.storage_dtype).replace("torch.", ""),
+        }
+
+    def feature_path(self, wav_path):
+        """Where the features of ``wav_path`` are expected.
+
+        Arguments
+        ---------
+        wav_path : str or os.PathLike
+            An audio file under ``data_folder``.
+
+        Returns
+        -------
+        str
+            ``features_folder/<wav path relative to data_folder>.npy``.
+
+        Raises
+        ------
+        ValueError
+            If ``wav_path`` is not under ``data_folder``.
+        """
+        wav_path = os.path.abspath(os.fspath(wav_path))
+        rel = os.path.relpath(wav_path, self.data_folder)
+        if rel.startswith(os.pardir + os.sep) or rel == os.pardir or os.path.isabs(rel):
+            real_rel = os.path.relpath(os.path.realpath(wav_path), os.path.realpath(self.data_folder))
+            if real_rel.startswith(os.pardir) or os.path.isabs(real_rel):
+                raise ValueError(
+                    f"{wav_path} is not under data_folder {self.data_folder}, so its "
+                    "precomputed features cannot be located"
+                )
+            rel = real_rel
+        return os.path.join(self.features_folder, os.path.splitext(rel)[0] + ".npy")
+
+    def _check_array(self, path, array):
+        if array.ndim != 2 or array.shape[1] != self.input_size or array.shape[0] == 0:
+            raise ValueError(
+                f"precomputed features of the wrong shape (input_size is "
+                f"{self.input_size}): {path} has shape {tuple(array.shape)}"
+            )
+        if array.dtype not in (np.float32, np.float16):
+            raise ValueError(
+                f"precomputed features must be float32 or float16: {path} holds {array.dtype}"
+            )
+
+    def fill(self, wav_paths):
+        """Checks up front that every feature file exists and has the right shape.
+
+        Only the ``.npy`` headers are read (memory-mapped), so this is fast; it
+        makes a missing or wrong file fail before training starts.
+
+        Arguments
+        ---------
+        wav_paths : iterable of str
+            The audio files of the experiment.
+
+        Returns
+        -------
+        dict
+            Counts: ``total``, ``cached`` (all present files), ``computed`` and
+            ``recomputed`` (always 0).
+
+        Raises
+        ------
+        FileNotFoundError
+            If feature files are missing (the first ones are named).
+        ValueError
+            If a file is unreadable or not ``[frames, input_size]`` float (named).
+        """
+        paths = sorted({os.path.abspath(os.fspath(p)) for p in wav_paths})
+        missing = []
+        for wav_path in paths:
+            feature_path = self.feature_path(wav_path)
+            if not os.path.isfile(feature_path):
+                missing.append(feature_path)
+                continue
+            try:
+                array = np.load(feature_path, mmap_mode="r", allow_pickle=False)
+            except Exception as error:
+                raise ValueError(f"{feature_path}: not a readable .npy file ({error})") from error
+            self._check_array(feature_path, array)
+            del array
+        if missing:
+            shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+            raise FileNotFoundError(
+                f"{len(missing)} of {len(paths)} precomputed feature files are missing: "
+                f"{shown} (expected features_folder/<wav path relative to data_folder "
+                f"{self.data_folder}>.npy)"
+            )
+        return {"total": len(paths), "cached": len(paths), "computed": 0, "recomputed": 0}
+
+    def load(self, wav_path):
+        """The features of one utterance.
+
+        Arguments
+        ---------
+        wav_path : str or os.PathLike
+            An audio file under ``data_folder``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[frames, input_size]`` float32, rounded through ``storage_dtype``.
+        """
+        feature_path = self.feature_path(wav_path)
+        if not os.path.isfile(feature_path):
+            raise FileNotFoundError(
+                f"precomputed features not found: {feature_path} (for {os.fspath(wav_path)})"
+            )
+        try:
+            array = np.load(feature_path, allow_pickle=False)
+        except Exception as error:
+            raise ValueError(f"{feature_path}: not a readable .npy file ({error})") from error
+        self._check_array(feature_path, array)
+        feats = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+        return round_to_storage_dtype(feats, self.storage_dtype)
+
+    def __repr__(self):
+        return (
+            f"PrecomputedFeatures(features_folder={self.features_folder!r}, "
+            f"input_size={self.input_size})"
+        )
+
+
+class WaveformFeatures(torch.nn.Module):
+    """Any waveform feature module as a frozen upstream that carries lengths.
+
+    Wraps a module mapping waveforms ``[batch, samples]`` to features
+    ``[batch, frames, dim]`` (e.g. ``speechbrain.lobes.features.Fbank``) into
+    the upstream interface of :class:`~speechbrain_ptssnn.lobes.emotion2vec.Emotion2vec`:
+    ``forward(wavs, wav_lens) -> (feats, feat_lens)``, ``output_size`` and
+    ``identity()``, so :class:`~speechbrain_ptssnn.features.cache.FeatureCache`
+    and the recipes take it in place of emotion2vec (from the hparams, with no
+    code change). Frame-wise features keep the relative lengths unchanged.
+    The wrapped module is frozen (no gradients, always in eval mode).
+
+    Arguments
+    ---------
+    features : torch.nn.Module
+        The feature module.
+    sample_rate : int
+        The rate the module expects (16 kHz).
+    output_size : int, optional
+        The feature dimension; found by running one second of silence if None.
+
+    Example
+    -------
+    >>> from speechbrain.lobes.features import Fbank
+    >>> upstream = WaveformFeatures(Fbank(n_mels=40))
+    >>> feats, lens = upstream(torch.randn(2, 16000), torch.tensor([1.0, 0.5]))
+    >>> feats.shape, lens, upstream.output_size
+    (torch.Size([2, 101, 40]), tensor([1.0000, 0.5000]), 40)
+    >>> upstream.identity()["class"]
+    'speechbrain.lobes.features.Fbank'
+    """
+
+    def __init__(self, features, sample_rate=16000, output_size=None):
+        super().__init__()
+        if not isinstance(features, torch.nn.Module):
+            raise TypeError(f"features must be a torch.nn.Module, got {type(features).__name__}")
+        self.features = features
+        self.sample_rate = int(sample_rate)
+        self.features.requires_grad_(False)
+        self.features.eval()
+        # Computed before any forward call: some modules change attributes on
+        # their first call (e.g. SpeechBrain's ContextWindow.first_call).
+        self._identity = {
+            "class": f"{type(features).__module__}.{type(features).__qualname__}",
+            "config": _module_config(features),
+            "state": state_fingerprint(features.state_dict()),
+            "sample_rate": self.sample_rate,
+        }
+        if output_size is None:
+            probe = torch.zeros(1, self.sample_rate)
+            output_size = self(probe)[0].shape[-1]
+        self.output_size = int(output_size)
+
+    def train(self, mode=True):
+        """Sets the training flag; the wrapped module stays in eval mode.
+
+        Arguments
+        ---------
+        mode : bool
+            The flag.
+
+        Returns
+        -------
+        WaveformFeatures
+            ``self``.
+        """
+        super().train(mode)
+        self.features.eval()
+        return self
+
+    def forward(self, wavs, wav_lens=None):
+        """Features of a padded batch.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[batch, samples]``.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[batch]``; None means all full.
+
+        Returns
+        -------
+        feats : torch.Tensor
+            ``[batch, frames, output_size]``, no gradient.
+        feat_lens : torch.Tensor
+            Relative lengths ``[batch]`` (those of the input).
+        """
+        if wavs.dim() == 1:
+            wavs = wavs.unsqueeze(0)
+        wav_lens = check_lengths(wav_lens, wavs.shape[0])
+        if wav_lens is None:
+            wav_lens = torch.ones(wavs.shape[0], device=wavs.device)
+        with torch.no_grad():
+            feats = self.features(wavs)
+        if isinstance(feats, (tuple, list)):
+            feats = feats[0]
+        if feats.dim() != 3:
+            raise ValueError(
+                f"{type(self.features).__name__} returned shape {list(feats.shape)}; "
+                "an upstream must return [batch, frames, dim]"
+            )
+        return feats, wav_lens.to(feats.device)
+
+    def identity(self):
+        """What determines the features: class, configuration, state, rate.
+
+        Returns
+        -------
+        dict
+            ``class`` (qualified name), ``config`` (the public scalar attributes
+            of the module and its sub-modules, tensors hashed), ``state`` (a
+            hash of its state dict) and ``sample_rate``.
+        """
+        return dict(self._identity)
+
+
+def _module_config(module):
+    """Public attributes of a module tree, JSON-friendly (tensors hashed)."""
+    config = {}
+    for name, sub in module.named_modules():
+        entries = {}
+        for key, value in sorted(vars(sub).items()):
+            if key.startswith("_") or key in _VOLATILE_ATTRIBUTES:
+                continue
+            if isinstance(value, (bool, int, float, str, type(None))):
+                entries[key] = value
+            elif isinstance(value, (tuple, list)) and all(
+                isinstance(v, (bool, int, float, str, type(None))) for v in value
+            ):
+                entries[key] = list(value)
+            elif torch.is_tensor(value):
+                entries[key] = state_fingerprint({key: value})
+        config[name or "."] = {"type": type(sub).__name__, **entries}
+    return config
