@@ -36,7 +36,8 @@ class PTSSNNBrain(sb.Brain):
     See ``speechbrain.Brain``; ``hparams`` must hold ``compute_cost``,
     ``labels`` (the class names in encoder order), ``lr_scheduler_class``
     (called with the optimiser),
-    ``epoch_counter``, ``best_metric`` and ``train_logger``.
+    ``epoch_counter``, ``best_metric`` and ``train_logger``; optionally
+    ``tensorboard_logger`` (a ``speechbrain.utils.train_logger.TensorboardLogger``).
     """
 
     def init_optimizers(self):
@@ -90,7 +91,7 @@ class PTSSNNBrain(sb.Brain):
         if stage == sb.Stage.VALID:
             lr = self.optimizer.param_groups[0]["lr"]
             self.lr_scheduler.step()
-            self.hparams.train_logger.log_stats(
+            self._log(
                 stats_meta={"epoch": epoch, "lr": lr},
                 train_stats={"loss": self.train_loss},
                 valid_stats=summary,
@@ -99,12 +100,19 @@ class PTSSNNBrain(sb.Brain):
             keys = {"min_keys": [best]} if best == "loss" else {"max_keys": [best]}
             self.checkpointer.save_and_keep_only(meta=summary, **keys)
         else:
-            self.hparams.train_logger.log_stats(
+            self._log(
                 stats_meta={"epoch loaded": self.hparams.epoch_counter.current},
                 test_stats=summary,
             )
             self.test_metrics = metrics
             self.test_predictions = self._prediction_rows()
+
+    def _log(self, **stats):
+        """Logs to ``train_logger`` and, when given, ``tensorboard_logger``."""
+        self.hparams.train_logger.log_stats(**stats)
+        tensorboard = getattr(self.hparams, "tensorboard_logger", None)
+        if tensorboard is not None and if_main_process():
+            tensorboard.log_stats(**stats)
 
     def _prediction_rows(self):
         labels = self.hparams.labels

@@ -12,6 +12,7 @@ which writes::
     <output_folder>/fold_<k>/{train,valid,test}.json   the fold's manifests
     <output_folder>/fold_<k>/save/                      checkpoints (adapter only)
     <output_folder>/fold_<k>/train_log.txt              per-epoch losses and metrics
+    <output_folder>/fold_<k>/tensorboard/               the same, with --use_tensorboard=True
     <output_folder>/fold_<k>/label_encoder.txt
     <output_folder>/fold_<k>/predictions.csv            one row per test utterance
     <output_folder>/fold_<k>/metrics.json               WA, UA, F1, recall, confusion
@@ -234,7 +235,10 @@ class CrossValidation:
             modules={"adapter": hp["adapter"]},
             opt_class=hp["opt_class"],
             hparams=dict(
-                hp, labels=labels, train_logger=FileTrainLogger(os.path.join(folder, "train_log.txt"))
+                hp,
+                labels=labels,
+                train_logger=FileTrainLogger(os.path.join(folder, "train_log.txt")),
+                tensorboard_logger=self._tensorboard_logger(hp, folder),
             ),
             run_opts=self.run_opts,
             checkpointer=checkpointer,
@@ -256,6 +260,14 @@ class CrossValidation:
         key = {"min_key": best} if best == "loss" else {"max_key": best}
         brain.evaluate(datasets["test"], test_loader_kwargs=loader, **key)
         brain.write_test_results(folder)
+
+    @staticmethod
+    def _tensorboard_logger(hp, folder):
+        if not hp.get("use_tensorboard"):
+            return None
+        from speechbrain.utils.train_logger import TensorboardLogger
+
+        return TensorboardLogger(os.path.join(folder, "tensorboard"))
 
     def _configuration(self, labels):
         hp = self._load_hparams(n_classes=len(labels))

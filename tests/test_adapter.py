@@ -10,6 +10,7 @@ from speechbrain_ptssnn.lobes import PTSSNN, VARIANTS
 from speechbrain_ptssnn.losses import HybridFocalLabelSmoothingLoss
 
 HPARAMS = Path(__file__).resolve().parents[1] / "hparams" / "ptssnn.yaml"
+REQUIRED = {"data_folder": "unused", "corpus": "unused"}
 
 
 def small_adapter(variant="full", **kwargs):
@@ -99,7 +100,7 @@ def test_adapter_learns_a_separable_task():
 
 
 def test_default_configuration_has_the_papers_parameter_budget():
-    hparams = load_hyperpyyaml(HPARAMS.read_text())
+    hparams = load_hyperpyyaml(HPARAMS.read_text(), REQUIRED)
     adapter = hparams["adapter"]
     trainable = sum(p.numel() for p in adapter.parameters() if p.requires_grad)
     assert adapter.input_size == 768
@@ -108,7 +109,7 @@ def test_default_configuration_has_the_papers_parameter_budget():
 
 def test_hparams_build_the_adapter_with_command_line_overrides():
     hparams = load_hyperpyyaml(
-        HPARAMS.read_text(), {"input_size": 384, "n_classes": 7, "variant": "vanilla"}
+        HPARAMS.read_text(), {**REQUIRED, "input_size": 384, "n_classes": 7, "variant": "vanilla"}
     )
     adapter = hparams["adapter"]
     assert adapter.input_size == 384 and adapter.variant == "vanilla"

@@ -103,9 +103,10 @@ def test_interrupted_run_resumes_and_finished_folds_are_skipped(emodb, tmp_path,
     assert (fold / "metrics.json").stat().st_mtime_ns == finished
 
 
-def test_test_only_evaluates_the_saved_checkpoint(emodb, tmp_path, monkeypatch):
+def test_test_only_evaluates_the_saved_checkpoint_and_tensorboard_logs(emodb, tmp_path, monkeypatch):
     command = recipe_command("emodb", emodb, tmp_path, "--number_of_epochs=1", "--fold=2")
-    run_in_process(monkeypatch, command)
+    run_in_process(monkeypatch, command + ["--use_tensorboard=True"])
+    assert list((tmp_path / "fold_2" / "tensorboard").glob("events.out.tfevents.*"))
     first = json.loads((tmp_path / "fold_2" / "metrics.json").read_text())
     run_in_process(monkeypatch, command + ["--test_only"])
     again = json.loads((tmp_path / "fold_2" / "metrics.json").read_text())
