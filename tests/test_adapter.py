@@ -136,3 +136,16 @@ def test_lengths_of_the_wrong_shape_are_a_clear_error():
 def test_unknown_variant_is_a_clear_error():
     with pytest.raises(ValueError, match="no_prompt"):
         small_adapter(variant="spiky")
+
+
+def test_ann_twin_has_the_same_layers_with_relu():
+    torch.manual_seed(4)
+    spiking, twin = small_adapter(), small_adapter(ann_twin=True)
+    spiking_names = {n for n, _ in spiking.named_parameters() if not n.endswith("node.w")}
+    assert {n for n, _ in twin.named_parameters()} == spiking_names
+    twin.load_state_dict(spiking.state_dict(), strict=False)
+    x = torch.randn(2, 6, 24)
+    block = twin.blocks[0]
+    expected = torch.relu(block.norm(block.linear(block.shift(x)), torch.ones(1, 6, dtype=torch.bool)) + block.shortcut(x))
+    assert torch.allclose(block(x), expected, atol=1e-6)
+    assert twin(x).shape == (2, 3)

@@ -64,6 +64,9 @@ class PTSSNN(torch.nn.Module):
     variant : str
         One of ``"full"``, ``"no_prompt"``, ``"no_attention"``,
         ``"only_shift"``, ``"vanilla"``.
+    ann_twin : bool
+        Build the ANN twin instead: the same layers with ReLU in place of
+        every PLIF layer (for speed and energy comparisons).
 
     Example
     -------
@@ -89,6 +92,7 @@ class PTSSNN(torch.nn.Module):
         surrogate=surrogate.Sigmoid,
         steepness=5.0,
         variant="full",
+        ann_twin=False,
     ):
         super().__init__()
         if variant not in VARIANTS:
@@ -96,7 +100,11 @@ class PTSSNN(torch.nn.Module):
         self.input_size = input_size
         self.variant = variant
         neuron_kwargs = dict(
-            init_tau=init_tau, v_threshold=v_threshold, surrogate=surrogate, steepness=steepness
+            init_tau=init_tau,
+            v_threshold=v_threshold,
+            surrogate=surrogate,
+            steepness=steepness,
+            spiking=not ann_twin,
         )
         dim = hidden_sizes[-1]
         if variant == "vanilla":

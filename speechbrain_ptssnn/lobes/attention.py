@@ -37,8 +37,9 @@ class SpikingSparseLinearAttention(torch.nn.Module):
         Channels ``D``.
     num_prompts : int
         Learnable prompts ``L_p`` (0 for the "without prompts" ablation).
-    init_tau, v_threshold, surrogate, steepness :
-        The PLIF layer's settings (see :class:`PLIF`).
+    init_tau, v_threshold, surrogate, steepness, spiking :
+        The PLIF layer's settings (see :class:`PLIF`); ``spiking=False``
+        gives the ANN twin's ReLU.
 
     Example
     -------
@@ -57,6 +58,7 @@ class SpikingSparseLinearAttention(torch.nn.Module):
         surrogate=surrogate.Sigmoid,
         steepness=5.0,
         eps=1e-6,
+        spiking=True,
     ):
         super().__init__()
         self.dim = dim
@@ -66,7 +68,9 @@ class SpikingSparseLinearAttention(torch.nn.Module):
             self.prompts = torch.nn.Parameter(torch.randn(num_prompts, dim))
         else:
             self.register_parameter("prompts", None)
-        self.neurons = PLIF(init_tau, v_threshold, surrogate, steepness, decay_input=False)
+        self.neurons = PLIF(
+            init_tau, v_threshold, surrogate, steepness, decay_input=False, spiking=spiking
+        )
         self.query = torch.nn.Linear(dim, dim, bias=False)
         self.key = torch.nn.Linear(dim, dim, bias=False)
         self.value = torch.nn.Linear(dim, dim, bias=False)

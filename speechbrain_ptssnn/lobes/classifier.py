@@ -32,8 +32,9 @@ class SpikingClassifier(torch.nn.Module):
         Whether to learn a scale on the rates.
     output_scale_init : float
         Initial scale when learned.
-    init_tau, v_threshold, surrogate, steepness :
-        The PLIF neurons' settings (see :class:`PLIF`).
+    init_tau, v_threshold, surrogate, steepness, spiking :
+        The PLIF neurons' settings (see :class:`PLIF`); ``spiking=False``
+        gives the ANN twin's ReLU.
 
     Example
     -------
@@ -53,10 +54,11 @@ class SpikingClassifier(torch.nn.Module):
         v_threshold=1.0,
         surrogate=surrogate.Sigmoid,
         steepness=5.0,
+        spiking=True,
     ):
         super().__init__()
         self.linear = torch.nn.Linear(input_size, n_classes)
-        self.neurons = PLIF(init_tau, v_threshold, surrogate, steepness)
+        self.neurons = PLIF(init_tau, v_threshold, surrogate, steepness, spiking=spiking)
         if learn_output_scale:
             self.log_scale = torch.nn.Parameter(torch.tensor(math.log(output_scale_init)))
         else:

@@ -44,6 +44,9 @@ class PLIF(torch.nn.Module):
         Whether the input decays with the membrane (Eq. 1 as written); with
         ``False`` the input is added undecayed, ``H[t] = V[t-1] (1 - 1/tau) + X[t]``,
         so a binary input spike alone reaches a threshold of 1.
+    spiking : bool
+        ``False`` makes the layer the ANN twin's: ``ReLU(current)``, no state,
+        no parameter (for speed and energy comparisons).
 
     Example
     -------
@@ -63,8 +66,12 @@ class PLIF(torch.nn.Module):
         steepness=5.0,
         detach_reset=False,
         decay_input=True,
+        spiking=True,
     ):
         super().__init__()
+        self.node = None
+        if not spiking:
+            return
         self.node = neuron.ParametricLIFNode(
             init_tau=float(init_tau),
             v_threshold=float(v_threshold),
@@ -88,10 +95,14 @@ class PLIF(torch.nn.Module):
         Returns
         -------
         torch.Tensor
-            Binary spikes, same shape and dtype as ``current``.
+            Binary spikes (ReLU activations for the ANN twin), same shape and
+            dtype as ``current``.
         """
-        self.node.reset()
-        spikes = self.node(current.transpose(0, 1)).transpose(0, 1)
+        if self.node is None:
+            spikes = torch.relu(current)
+        else:
+            self.node.reset()
+            spikes = self.node(current.transpose(0, 1)).transpose(0, 1)
         if mask is not None:
             spikes = spikes * mask.unsqueeze(-1).to(spikes.dtype)
         return spikes
@@ -105,3 +116,8 @@ class PLIF(torch.nn.Module):
     def v_threshold(self):
         """The firing threshold."""
         return self.node.v_threshold
+
+    @property
+    def spiking(self):
+        """False for the ANN twin's ReLU layer."""
+        return self.node is not None

@@ -31,8 +31,9 @@ class SpikingTemporalShiftBlock(torch.nn.Module):
         Channels (neurons) out.
     shift_fraction : float
         Fraction of channels shifted in each time direction.
-    init_tau, v_threshold, surrogate, steepness :
-        The PLIF neurons' settings (see :class:`PLIF`).
+    init_tau, v_threshold, surrogate, steepness, spiking :
+        The PLIF neurons' settings (see :class:`PLIF`); ``spiking=False``
+        gives the ANN twin's ReLU.
 
     Example
     -------
@@ -51,6 +52,7 @@ class SpikingTemporalShiftBlock(torch.nn.Module):
         v_threshold=1.0,
         surrogate=surrogate.Sigmoid,
         steepness=5.0,
+        spiking=True,
     ):
         super().__init__()
         self.shift = TemporalShift(shift_fraction)
@@ -60,7 +62,7 @@ class SpikingTemporalShiftBlock(torch.nn.Module):
             self.shortcut = torch.nn.Identity()
         else:
             self.shortcut = torch.nn.Linear(input_size, output_size, bias=False)
-        self.neurons = PLIF(init_tau, v_threshold, surrogate, steepness)
+        self.neurons = PLIF(init_tau, v_threshold, surrogate, steepness, spiking=spiking)
 
     def forward(self, h, lengths=None):
         """Maps ``h`` ``[batch, time, input_size]`` to spikes ``[batch, time, output_size]``."""
