@@ -31,6 +31,7 @@ setup(
         "soundfile",
         "tqdm",
         "numpy",
+        "numba",  # the fused PLIF recurrence (already required by funasr's librosa)
         "matplotlib",
     ],
     extras_require={"test": ["pytest>=8"]},

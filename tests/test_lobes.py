@@ -174,3 +174,39 @@ def test_learned_output_scale_changes_probabilities_not_decisions():
     assert torch.allclose(logits, rates * 10.0, atol=1e-5)
     assert torch.equal(rates.argmax(-1), logits.argmax(-1))
     assert scaled.log_scale.requires_grad
+
+
+@pytest.mark.parametrize("decay_input", [True, False])
+@pytest.mark.parametrize("surrogate_name", ["Sigmoid", "ATan"])
+def test_fused_plif_equals_spikingjelly_in_spikes_and_gradients(decay_input, surrogate_name):
+    from spikingjelly.activation_based import surrogate
+
+    torch.manual_seed(5)
+    kwargs = dict(surrogate=getattr(surrogate, surrogate_name), decay_input=decay_input)
+    reference = PLIF(backend="spikingjelly", **kwargs)
+    fused = PLIF(backend="fused", **kwargs)
+    fused.load_state_dict(reference.state_dict())
+    current = torch.randn(3, 40, 6) * 1.5
+    upstream_gradient = torch.randn(3, 40, 6)
+    results = []
+    for layer in (reference, fused):
+        x = current.clone().requires_grad_()
+        spikes = layer(x, lengths_to_mask(torch.tensor([1.0, 0.5, 0.25]), 40))
+        (spikes * upstream_gradient).sum().backward()
+        results.append((spikes.detach(), x.grad, layer.node.w.grad))
+    (s1, gx1, gw1), (s2, gx2, gw2) = results
+    assert s1.sum() > 0 and torch.equal(s1, s2)
+    assert torch.allclose(gx1, gx2, atol=1e-5) and gx1.abs().sum() > 0
+    assert torch.allclose(gw1, gw2, rtol=1e-4)
+
+
+def test_plif_backend_choice_is_checked():
+    with pytest.raises(ValueError, match="unknown PLIF backend"):
+        PLIF(backend="cuda")
+    from spikingjelly.activation_based import surrogate
+
+    fused = PLIF(backend="fused", surrogate=surrogate.PiecewiseQuadratic)
+    with pytest.raises(ValueError, match="sigmoid or arctan surrogate"):
+        fused(torch.ones(1, 2, 2))
+    automatic = PLIF(surrogate=surrogate.PiecewiseQuadratic)
+    assert automatic(torch.full((1, 2, 2), 3.0)).sum() == 4

@@ -18,6 +18,10 @@ The Heaviside step :math:`\\Theta` is differentiated through a surrogate
 import torch
 from spikingjelly.activation_based import neuron, surrogate
 
+from speechbrain_ptssnn.lobes.fused_plif import fusable, fused_plif
+
+BACKENDS = ("auto", "spikingjelly", "fused")
+
 
 class PLIF(torch.nn.Module):
     """A layer of PLIF neurons for ``[batch, time, channels]`` inputs.
@@ -47,6 +51,12 @@ class PLIF(torch.nn.Module):
     spiking : bool
         ``False`` makes the layer the ANN twin's: ``ReLU(current)``, no state,
         no parameter (for speed and energy comparisons).
+    backend : str
+        ``"spikingjelly"``: SpikingJelly's multi-step node; ``"fused"``: the
+        same neuron through one compiled loop per direction on the CPU
+        (:mod:`speechbrain_ptssnn.lobes.fused_plif`; identical spikes and
+        gradients, several times faster); ``"auto"``: fused where it applies
+        (float32 CPU input, sigmoid or arctan surrogate), SpikingJelly elsewhere.
 
     Example
     -------
@@ -67,8 +77,12 @@ class PLIF(torch.nn.Module):
         detach_reset=False,
         decay_input=True,
         spiking=True,
+        backend="auto",
     ):
         super().__init__()
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown PLIF backend {backend!r}; expected one of {BACKENDS}")
+        self.backend = backend
         self.node = None
         if not spiking:
             return
@@ -102,10 +116,27 @@ class PLIF(torch.nn.Module):
             spikes = torch.relu(current)
         else:
             self.node.reset()
-            spikes = self.node(current.transpose(0, 1)).transpose(0, 1)
+            time_first = current.transpose(0, 1)
+            if self._fused(time_first):
+                spikes = fused_plif(self.node, time_first).transpose(0, 1)
+            else:
+                spikes = self.node(time_first).transpose(0, 1)
         if mask is not None:
             spikes = spikes * mask.unsqueeze(-1).to(spikes.dtype)
         return spikes
+
+    def _fused(self, current):
+        if self.backend == "spikingjelly":
+            return False
+        if fusable(self.node, current):
+            return True
+        if self.backend == "fused":
+            raise ValueError(
+                "the fused PLIF backend needs float32 CPU input and a sigmoid or "
+                f"arctan surrogate; got {current.dtype} on {current.device} with "
+                f"{type(self.node.surrogate_function).__name__}"
+            )
+        return False
 
     @property
     def tau(self):
