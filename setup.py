@@ -36,6 +36,6 @@ setup(
     ],
     extras_require={"test": ["pytest>=8"]},
     entry_points={
-        "console_scripts": [],
+        "console_scripts": ["ptssnn-classify=speechbrain_ptssnn.inference:main"],
     },
 )

@@ -1,0 +1,742 @@
+"""Pretrained PTS-SNN emotion models: load from a hub or a folder, classify audio.
+
+:class:`EmotionRecognizer` is a SpeechBrain ``Pretrained`` interface, used
+like SpeechBrain's own ``EncoderClassifier``::
+
+    from speechbrain_ptssnn.inference import EmotionRecognizer
+
+    model = EmotionRecognizer.from_hparams(source="user/ptssnn-emodb", savedir="tmp/model")
+    probabilities, score, index, label = model.classify_file("angry.wav")
+
+or, without importing this module, through SpeechBrain's ``foreign_class``
+(the exported folder holds a ``custom_interface.py`` that imports it)::
+
+    from speechbrain.inference.interfaces import foreign_class
+
+    model = foreign_class(source="user/ptssnn-emodb", pymodule_file="custom_interface.py",
+                          classname="EmotionRecognizer")
+
+The model folder is written by :mod:`speechbrain_ptssnn.export` from a finished
+training run: ``hyperparams.yaml`` (HyperPyYAML: the upstream, the adapter, the
+label encoder and a ``pretrainer``), ``adapter.ckpt`` (a plain state dict),
+``label_encoder.txt``, ``custom_interface.py`` and a model card.
+
+What happens to a file
+----------------------
+1. It is read with :func:`speechbrain_ptssnn.dataprep.audio.load_audio`, the
+   reader training used: channels averaged to mono, resampled to 16 kHz.
+2. The frozen upstream (emotion2vec by default; whichever the run used) turns
+   it into frames, one utterance at a time, exactly as the feature cache did
+   during training.
+3. The frames are rounded through the training run's storage dtype
+   (``float16`` by default, :func:`~speechbrain_ptssnn.features.round_to_storage_dtype`),
+   so the adapter sees the values it was evaluated on.
+4. The PTS-SNN adapter gives one firing rate per class (the logits).
+
+Long audio
+----------
+Audio longer than ``max_chunk_seconds`` (30 s by default; an hparam, so it can
+be overridden at load time) is cut into ``ceil(duration / max_chunk_seconds)``
+chunks of equal length; the upstream runs on each chunk separately and the
+chunks' frames are **concatenated in time** before the adapter, which then
+classifies the whole recording at once (its temporal shift, attention and
+firing rates span every chunk). Up to ``max_chunk_seconds`` this is exactly the
+training computation; beyond it only the upstream's context is limited to a
+chunk (and each chunk boundary can drop a partial frame). This bounds
+emotion2vec's memory (its attention is quadratic in length); the adapter's
+attention is linear in length.
+
+Probabilities
+-------------
+The adapter's logits are firing rates in [0, 1] (unless the run was trained
+with ``learn_output_scale``), so their softmax, which is what
+:meth:`EmotionRecognizer.classify_batch` reports as probabilities (as
+training's ``predictions.csv`` does), is close to uniform: only its arg max,
+the label, is meaningful. :meth:`EmotionRecognizer.compute_logits` gives the
+rates themselves.
+
+Security
+--------
+``hyperparams.yaml`` is HyperPyYAML: loading it imports and calls the Python
+objects it names, so loading a model from an untrusted hub repository runs
+its code, as with every SpeechBrain ``from_hparams``/``foreign_class``. The
+weights themselves are read with ``torch.load(..., weights_only=True)``.
+
+The console script ``ptssnn-classify`` (:func:`main`) classifies files from
+the command line.
+"""
+
+import argparse
+import contextlib
+import json
+import logging
+import math
+import os
+import sys
+
+import torch
+from speechbrain.inference.interfaces import Pretrained
+
+from speechbrain_ptssnn.dataprep.audio import SAMPLE_RATE
+from speechbrain_ptssnn.dataprep.audio import load_audio as read_audio
+from speechbrain_ptssnn.features.cache import resolve_storage_dtype, round_to_storage_dtype
+from speechbrain_ptssnn.lobes.masking import check_lengths, lengths_to_mask, masked_mean
+
+logger = logging.getLogger(__name__)
+
+#: Default longest stretch of audio the upstream sees at once (seconds).
+DEFAULT_MAX_CHUNK_SECONDS = 30.0
+
+
+# --------------------------------------------------------------- load hooks
+def load_adapter_state(adapter, path):
+    """Loads adapter weights strictly, with ``torch.load(weights_only=True)``.
+
+    Used as the ``pretrainer``'s hook for the adapter in exported
+    ``hyperparams.yaml`` files, in place of SpeechBrain's default parameter
+    transfer, which loads non-strictly (a mismatched file would leave random
+    weights in place with only a logged warning).
+
+    Arguments
+    ---------
+    adapter : torch.nn.Module
+        The adapter built from the hparams.
+    path : str or os.PathLike
+        A plain state dict (``adapter.ckpt``).
+
+    Raises
+    ------
+    ValueError
+        If the file is not a state dict of tensors, or does not match the
+        adapter (missing or unexpected keys, shape mismatches); the message
+        names the file.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> layer = torch.nn.Linear(2, 3)
+    >>> path = os.path.join(tempfile.mkdtemp(), "adapter.ckpt")
+    >>> torch.save(layer.state_dict(), path)
+    >>> load_adapter_state(torch.nn.Linear(2, 3), path)
+    >>> load_adapter_state(torch.nn.Linear(2, 4), path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: .../adapter.ckpt does not match the adapter built from hyperparams.yaml: ...
+    """
+    path = os.fspath(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path}: not a loadable weights-only state dict ({error})") from error
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise ValueError(f"{path}: expected a plain state dict (parameter name -> tensor)")
+    try:
+        adapter.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        detail = " ".join(str(error).split())
+        raise ValueError(
+            f"{path} does not match the adapter built from hyperparams.yaml: {detail}"
+        ) from error
+
+
+def load_label_encoder(encoder, path):
+    """Loads a ``CategoricalEncoder`` file, failing loudly (unlike its default hook).
+
+    Arguments
+    ---------
+    encoder : speechbrain.dataio.encoder.CategoricalEncoder
+        The (empty) encoder from the hparams.
+    path : str or os.PathLike
+        ``label_encoder.txt`` as training wrote it.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing or unreadable (named in the message).
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> from speechbrain.dataio.encoder import CategoricalEncoder
+    >>> from speechbrain_ptssnn.dataio import label_encoder_for
+    >>> path = os.path.join(tempfile.mkdtemp(), "label_encoder.txt")
+    >>> label_encoder_for(["angry", "sad"]).save(path)
+    >>> encoder = CategoricalEncoder()
+    >>> load_label_encoder(encoder, path)
+    >>> encoder.decode_ndim([1, 0])
+    ['sad', 'angry']
+    """
+    path = os.fspath(path)
+    try:
+        encoder.load(path)
+    except Exception as error:
+        raise ValueError(f"{path}: not a readable label encoder file ({error})") from error
+
+
+def chunk_bounds(num_samples, max_samples=None):
+    """Splits ``num_samples`` into the fewest equal chunks of at most ``max_samples``.
+
+    Arguments
+    ---------
+    num_samples : int
+        Length of the waveform.
+    max_samples : int or None
+        Longest chunk; None (or a length that fits) gives one chunk.
+
+    Returns
+    -------
+    list of (int, int)
+        ``(start, end)`` sample indices covering the waveform in order; chunk
+        lengths differ by at most one sample.
+
+    Example
+    -------
+    >>> chunk_bounds(10, 4)
+    [(0, 3), (3, 7), (7, 10)]
+    >>> chunk_bounds(10, None), chunk_bounds(8, 8)
+    ([(0, 10)], [(0, 8)])
+    """
+    num_samples = int(num_samples)
+    if max_samples is None or num_samples <= max_samples:
+        return [(0, num_samples)]
+    n_chunks = math.ceil(num_samples / int(max_samples))
+    edges = [round(i * num_samples / n_chunks) for i in range(n_chunks + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _warn_if_savedir_holds_another_model(savedir, source, hparams_file):
+    """SpeechBrain reuses the files already in ``savedir``: warn if they are another model's."""
+    if savedir is None:
+        return
+    link = os.path.join(os.fspath(savedir), hparams_file)
+    if not os.path.islink(link):
+        return
+    target = os.path.realpath(link)
+    if os.path.isdir(source):
+        same = target == os.path.realpath(os.path.join(source, hparams_file))
+    else:  # a hub id: the Hugging Face cache names its folders models--<user>--<repo>
+        same = "models--" + source.replace("/", "--") in target
+    if not same:
+        logger.warning(
+            "savedir %s already holds another model's files (%s links to %s); SpeechBrain "
+            "reuses them instead of fetching %s: use one savedir per model",
+            savedir, hparams_file, target, source,
+        )
+
+
+# --------------------------------------------------------------- interface
+class EmotionRecognizer(Pretrained):
+    """A trained PTS-SNN emotion classifier on raw audio, as SpeechBrain interfaces are.
+
+    Built by ``from_hparams`` (or ``foreign_class``) from a folder written by
+    :mod:`speechbrain_ptssnn.export`. The hparams must provide the modules
+    ``upstream`` (a frozen feature extractor ``(wavs, wav_lens) -> (feats,
+    feat_lens)``, e.g. :class:`~speechbrain_ptssnn.lobes.emotion2vec.Emotion2vec`)
+    and ``adapter`` (a :class:`~speechbrain_ptssnn.lobes.PTSSNN`), and the keys
+    ``label_encoder``, ``storage_dtype`` (of the training features), and
+    optionally ``sample_rate`` (16000) and ``max_chunk_seconds`` (30; None
+    disables chunking). See the module documentation for how audio is
+    processed, chunked and scored.
+
+    Arguments
+    ---------
+    *args, **kwargs
+        As ``speechbrain.inference.interfaces.Pretrained`` (``modules``,
+        ``hparams``, ``run_opts`` such as ``{"device": "cuda:0"}``,
+        ``freeze_params``).
+
+    Example
+    -------
+    >>> model = EmotionRecognizer.from_hparams("exported_model", savedir="tmp")  # doctest: +SKIP
+    >>> probabilities, score, index, label = model.classify_file("angry.wav")  # doctest: +SKIP
+    >>> label  # doctest: +SKIP
+    ['angry']
+
+    A runnable example with a random-weight model built in place:
+
+    >>> from speechbrain_ptssnn.dataio import label_encoder_for
+    >>> from speechbrain_ptssnn.lobes import PTSSNN
+    >>> from speechbrain_ptssnn.lobes.upstreams import WaveformFeatures
+    >>> from speechbrain.lobes.features import Fbank
+    >>> modules = {"upstream": WaveformFeatures(Fbank(n_mels=20)),
+    ...            "adapter": PTSSNN(20, 2, hidden_sizes=(16, 8), bias_hidden_size=4)}
+    >>> hparams = {"label_encoder": label_encoder_for(["angry", "sad"]),
+    ...            "storage_dtype": "float16"}
+    >>> model = EmotionRecognizer(modules, hparams, run_opts={"device": "cpu"})
+    >>> probabilities, score, index, label = model.classify_batch(torch.randn(3, 8000))
+    >>> probabilities.shape, score.shape, index.shape, len(label)
+    (torch.Size([3, 2]), torch.Size([3]), torch.Size([3]), 3)
+    >>> model.encode_batch(torch.randn(2, 8000)).shape
+    torch.Size([2, 8])
+    """
+
+    MODULES_NEEDED = ["upstream", "adapter"]
+    HPARAMS_NEEDED = ["label_encoder", "storage_dtype"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        missing = [name for name in self.MODULES_NEEDED if name not in self.mods]
+        if missing:
+            raise ValueError(f"the hparams' modules lack {missing} (an EmotionRecognizer needs "
+                             f"{self.MODULES_NEEDED})")
+        hp = self.hparams
+        self.sample_rate = int(getattr(hp, "sample_rate", SAMPLE_RATE))
+        upstream_rate = getattr(self.mods.upstream, "sample_rate", None)
+        if upstream_rate is not None and int(upstream_rate) != self.sample_rate:
+            raise ValueError(f"the upstream expects {upstream_rate} Hz audio but sample_rate "
+                             f"is {self.sample_rate}")
+        self.storage_dtype = resolve_storage_dtype(hp.storage_dtype)
+        self.max_chunk_seconds = getattr(hp, "max_chunk_seconds", DEFAULT_MAX_CHUNK_SECONDS)
+        encoder = hp.label_encoder
+        n_classes = self._n_classes()
+        if len(encoder) == 0:
+            raise ValueError("the label encoder is empty: label_encoder.txt was not loaded")
+        if n_classes is not None and len(encoder) != n_classes:
+            raise ValueError(f"the label encoder has {len(encoder)} labels but the adapter "
+                             f"has {n_classes} outputs")
+        encoder.expect_len(len(encoder))
+        self.labels = list(encoder.decode_ndim(range(len(encoder))))
+        self._check_upstream_weights()
+
+    # ----------------------------------------------------------- loading
+    @classmethod
+    def from_hparams(cls, source, hparams_file="hyperparams.yaml", overrides=None, **kwargs):
+        """Fetches a model folder (hub id or local path) and builds the interface.
+
+        As ``Pretrained.from_hparams``, except that the ``pretrained_path``
+        hparam, where the ``pretrainer`` fetches ``adapter.ckpt`` and
+        ``label_encoder.txt``, defaults to ``source`` itself, so a folder that
+        was moved or uploaded under another name loads too.
+
+        Arguments
+        ---------
+        source : str or os.PathLike
+            A hub id (``user/repo``) or a local folder.
+        hparams_file : str
+            The hparams file in ``source``.
+        overrides : dict, optional
+            HyperPyYAML overrides, e.g. ``{"max_chunk_seconds": 10}``.
+        **kwargs
+            Passed to ``Pretrained.from_hparams``: ``savedir``,
+            ``run_opts={"device": ...}``, ``fetch_config``, ...
+
+        Returns
+        -------
+        EmotionRecognizer
+            The loaded model.
+        """
+        overrides = dict(overrides or {})
+        ours = isinstance(source, (str, os.PathLike)) and "pretrained_path" not in overrides
+        if ours:
+            path = os.fspath(source)
+            overrides["pretrained_path"] = os.path.abspath(path) if os.path.isdir(path) else path
+            _warn_if_savedir_holds_another_model(kwargs.get("savedir"), path, hparams_file)
+        try:
+            return super().from_hparams(source, hparams_file=hparams_file, overrides=overrides,
+                                        **kwargs)
+        except KeyError as error:
+            if not (ours and "'pretrained_path' not found" in str(error)):
+                raise
+        # A hand-written hyperparams.yaml without pretrained_path: load it as it is.
+        del overrides["pretrained_path"]
+        return super().from_hparams(source, hparams_file=hparams_file, overrides=overrides,
+                                    **kwargs)
+
+    def _n_classes(self):
+        classifier = getattr(self.mods.adapter, "classifier", None)
+        linear = getattr(classifier, "linear", None)
+        return getattr(linear, "out_features", None)
+
+    def _check_upstream_weights(self):
+        expected = getattr(self.hparams, "upstream_weights", None)
+        if not expected or not getattr(self.hparams, "check_upstream_weights", True):
+            return
+        identity = getattr(self.mods.upstream, "identity", None)
+        actual = identity().get("weights") if callable(identity) else None
+        if actual is not None and actual != expected:
+            logger.warning(
+                "the upstream's weights (fingerprint %s) differ from those the adapter was "
+                "trained on (%s): predictions may differ from the training run's",
+                actual, expected,
+            )
+
+    # ------------------------------------------------------------ audio
+    def load_audio(self, path, savedir=None):
+        """Reads an audio file as training did: mono, ``sample_rate``, float32.
+
+        Arguments
+        ---------
+        path : str or os.PathLike
+            A local audio file, or an ``http(s)://`` address (fetched into
+            ``savedir`` first).
+        savedir : str, optional
+            Where remote files are saved.
+
+        Returns
+        -------
+        torch.Tensor
+            The waveform ``[samples]`` (on the CPU).
+
+        Raises
+        ------
+        FileNotFoundError
+            If the file does not exist.
+        ValueError
+            If it is not readable audio or holds no samples (the file is named).
+        """
+        path = os.fspath(path)
+        if path.startswith(("http://", "https://")):
+            from speechbrain.utils.data_utils import split_path
+            from speechbrain.utils.fetching import fetch
+
+            source, name = split_path(path)
+            path = os.fspath(fetch(name, source=source, savedir=savedir))
+        return read_audio(path, self.sample_rate)
+
+    @property
+    def max_chunk_samples(self):
+        """``max_chunk_seconds`` in samples (None: no chunking)."""
+        if self.max_chunk_seconds is None:
+            return None
+        samples = int(round(float(self.max_chunk_seconds) * self.sample_rate))
+        minimum = 2 * int(getattr(self.mods.upstream, "min_samples", 1))
+        if samples < minimum:
+            raise ValueError(f"max_chunk_seconds={self.max_chunk_seconds} is too short: a chunk "
+                             f"needs at least {minimum / self.sample_rate:g} s")
+        return samples
+
+    # --------------------------------------------------------- features
+    def compute_features(self, wav):
+        """Upstream features of one waveform, as the adapter saw them in training.
+
+        Arguments
+        ---------
+        wav : torch.Tensor
+            One waveform ``[samples]`` at ``sample_rate`` (no padding).
+
+        Returns
+        -------
+        torch.Tensor
+            ``[frames, input_size]`` float32, rounded through ``storage_dtype``;
+            chunks of long audio concatenated in time.
+
+        Raises
+        ------
+        ValueError
+            If the waveform is shorter than one upstream frame.
+        """
+        if wav.dim() != 1:
+            raise ValueError(f"expected one waveform [samples], got shape {list(wav.shape)}")
+        upstream = self.mods.upstream
+        num_samples = int(wav.shape[0])
+        min_samples = int(getattr(upstream, "min_samples", 1))
+        if num_samples < min_samples:
+            raise ValueError(
+                f"the audio is too short: {num_samples} samples "
+                f"({1000 * num_samples / self.sample_rate:g} ms) is less than one "
+                f"{type(upstream).__name__} frame, which needs at least {min_samples} samples "
+                f"({1000 * min_samples / self.sample_rate:g} ms at {self.sample_rate} Hz)"
+            )
+        wav = wav.to(self.device, torch.float32)
+        pieces = []
+        for start, end in chunk_bounds(num_samples, self.max_chunk_samples):
+            chunk = wav[start:end].unsqueeze(0)
+            feats, feat_lens = upstream(chunk, torch.ones(1, device=self.device))
+            n_frames = int(torch.round(feat_lens[0].float() * feats.shape[1]))
+            pieces.append(feats[0, : max(1, n_frames)].float())
+        feats = torch.cat(pieces, dim=0)
+        if feats.shape[0] == 0:
+            raise ValueError(f"the audio ({num_samples} samples) gave no upstream frames")
+        rounded = round_to_storage_dtype(feats, self.storage_dtype)
+        if not bool(torch.isfinite(rounded).all()) and bool(torch.isfinite(feats).all()):
+            raise ValueError(f"the features overflow the storage dtype {self.storage_dtype}")
+        return rounded
+
+    def compute_features_batch(self, wavs, wav_lens=None):
+        """Padded upstream features of a batch of waveforms.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            ``[batch, samples]``, ``[batch, samples, channels]`` (channels are
+            averaged) or one ``[samples]``, at ``sample_rate``.
+        wav_lens : torch.Tensor, optional
+            SpeechBrain relative lengths ``[batch]``; None means all full.
+
+        Returns
+        -------
+        feats : torch.Tensor
+            ``[batch, frames, input_size]``, zero-padded.
+        feat_lens : torch.Tensor
+            Relative lengths ``[batch]`` of the features.
+        """
+        wavs = torch.as_tensor(wavs)
+        if wavs.dim() == 1:
+            wavs = wavs.unsqueeze(0)
+        if wavs.dim() == 3:
+            wavs = wavs.float().mean(dim=-1)
+        if wavs.dim() != 2:
+            raise ValueError(f"expected waveforms [batch, samples], got shape {list(wavs.shape)}")
+        batch, max_samples = wavs.shape
+        if batch == 0 or max_samples == 0:
+            raise ValueError("the batch holds no audio")
+        wav_lens = check_lengths(wav_lens, batch)
+        if wav_lens is None:
+            n_samples = [max_samples] * batch
+        else:
+            n_samples = torch.round(wav_lens.cpu() * max_samples).long()
+            n_samples = n_samples.clamp(1, max_samples).tolist()
+        feats = []
+        for i in range(batch):
+            try:
+                feats.append(self.compute_features(wavs[i, : n_samples[i]]))
+            except ValueError as error:
+                if batch == 1:
+                    raise
+                raise ValueError(f"utterance {i} of the batch: {error}") from error
+        n_frames = [f.shape[0] for f in feats]
+        out = feats[0].new_zeros(batch, max(n_frames), feats[0].shape[1])
+        for i, f in enumerate(feats):
+            out[i, : f.shape[0]] = f
+        feat_lens = torch.tensor(n_frames, dtype=torch.float, device=out.device) / max(n_frames)
+        return out, feat_lens
+
+    # ------------------------------------------------------- inference
+    @torch.no_grad()
+    def compute_logits(self, wavs, wav_lens=None):
+        """The adapter's logits: output firing rates, one per class.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms, as :meth:`compute_features_batch` takes them.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[batch]``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[batch, n_classes]`` (rates in [0, 1] unless trained with
+            ``learn_output_scale``).
+        """
+        feats, feat_lens = self.compute_features_batch(wavs, wav_lens)
+        return self.mods.adapter(feats, feat_lens).float()
+
+    @torch.no_grad()
+    def encode_batch(self, wavs, wav_lens=None):
+        """Utterance embeddings: the adapter's calibrated frames, mean-pooled.
+
+        The frames are ``adapter.calibrated_frames``: what enters the spiking
+        classifier (after attention and the homeostatic bias), averaged over
+        each utterance's valid frames.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms, as :meth:`compute_features_batch` takes them.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[batch]``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[batch, hidden_sizes[-1]]``.
+        """
+        feats, feat_lens = self.compute_features_batch(wavs, wav_lens)
+        frames = self.mods.adapter.calibrated_frames(feats, feat_lens)
+        mask = lengths_to_mask(feat_lens, frames.shape[1], device=frames.device)
+        return masked_mean(frames, mask)
+
+    def classify_batch(self, wavs, wav_lens=None):
+        """Classifies a batch of waveforms.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            ``[batch, samples]`` (or ``[batch, samples, channels]``, averaged)
+            at ``sample_rate`` (16 kHz); use :meth:`load_audio` to read files.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[batch]``; None means all full.
+
+        Returns
+        -------
+        out_prob : torch.Tensor
+            ``[batch, n_classes]``: the softmax of the logits (nearly uniform,
+            see the module documentation), as training's ``predictions.csv``.
+        score : torch.Tensor
+            ``[batch]``: the probability of the chosen class.
+        index : torch.Tensor
+            ``[batch]``: the chosen class (arg max; the first one on ties).
+        text_lab : list of str
+            The chosen labels.
+        """
+        logits = self.compute_logits(wavs, wav_lens)
+        out_prob = torch.softmax(logits, dim=-1)
+        index = torch.argmax(out_prob, dim=-1)
+        score = out_prob.gather(-1, index.unsqueeze(-1)).squeeze(-1)
+        text_lab = self.hparams.label_encoder.decode_torch(index.cpu())
+        return out_prob, score, index, list(text_lab)
+
+    def classify_file(self, path, **kwargs):
+        """Classifies one audio file (any rate, mono or multichannel).
+
+        Arguments
+        ---------
+        path : str or os.PathLike
+            The audio file.
+        **kwargs
+            Passed to :meth:`load_audio` (``savedir``).
+
+        Returns
+        -------
+        tuple
+            ``(out_prob, score, index, text_lab)`` with a batch of one, as
+            :meth:`classify_batch`.
+
+        Raises
+        ------
+        FileNotFoundError, ValueError
+            For a missing, unreadable, empty or too short file; the message
+            names the file.
+        """
+        wav = self.load_audio(path, **kwargs)
+        try:
+            return self.classify_batch(wav.unsqueeze(0), torch.ones(1))
+        except ValueError as error:
+            raise ValueError(f"{os.fspath(path)}: {error}") from error
+
+    def predict_file(self, path, **kwargs):
+        """Classifies one file into a JSON-friendly dictionary.
+
+        Arguments
+        ---------
+        path : str or os.PathLike
+            The audio file.
+        **kwargs
+            Passed to :meth:`load_audio`.
+
+        Returns
+        -------
+        dict
+            ``file``, ``label``, ``index``, ``score``, ``probabilities`` and
+            ``rates`` (label -> value), ``seconds`` and ``chunks``.
+        """
+        wav = self.load_audio(path, **kwargs)
+        try:
+            logits = self.compute_logits(wav.unsqueeze(0), torch.ones(1))[0].cpu()
+        except ValueError as error:
+            raise ValueError(f"{os.fspath(path)}: {error}") from error
+        probabilities = torch.softmax(logits, dim=-1)
+        index = int(torch.argmax(probabilities))
+        return {
+            "file": os.fspath(path),
+            "label": self.labels[index],
+            "index": index,
+            "score": float(probabilities[index]),
+            "probabilities": {lab: float(p) for lab, p in zip(self.labels, probabilities)},
+            "rates": {lab: float(r) for lab, r in zip(self.labels, logits)},
+            "seconds": wav.shape[0] / self.sample_rate,
+            "chunks": len(chunk_bounds(wav.shape[0], self.max_chunk_samples)),
+        }
+
+    def forward(self, wavs, wav_lens=None):
+        """Runs :meth:`classify_batch`."""
+        return self.classify_batch(wavs, wav_lens)
+
+
+# -------------------------------------------------------------------- CLI
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="ptssnn-classify",
+        description="Classify the emotion of audio files with an exported PTS-SNN model "
+        "(a hub id or a local folder written by `python -m speechbrain_ptssnn.export`). "
+        "Probabilities are the softmax of the adapter's firing rates, hence close to "
+        "uniform: the label (arg max) is what counts. Loading a model runs the code its "
+        "hyperparams.yaml names: only use sources you trust.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="audio files (any rate, mono or stereo)")
+    parser.add_argument("--source", required=True, help="hub id (user/repo) or local model folder")
+    parser.add_argument("--savedir", default=None, help="where to collect the model files "
+                        "(default: used in place / the hub cache)")
+    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--max_chunk_seconds", type=float, default=None,
+                        help="longest audio the upstream sees at once (default: the model's, 30 s)")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
+    return parser
+
+
+def _format_result(result):
+    probs = "  ".join(f"{lab}={p:.4f}" for lab, p in result["probabilities"].items())
+    return f"{result['file']}\t{result['label']}\t{probs}"
+
+
+def main(argv=None):
+    """The ``ptssnn-classify`` console script.
+
+    ``ptssnn-classify --source SRC FILE [FILE ...] [--json]`` prints, per
+    file, the label and the class probabilities (tab-separated), or with
+    ``--json`` one JSON document ``{"source", "labels", "results": [...]}``
+    whose results are :meth:`EmotionRecognizer.predict_file` dictionaries
+    (``{"file", "error"}`` for a file that failed). A tqdm progress bar goes
+    to stderr when there are several files. Files that fail are reported and
+    skipped.
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Command-line arguments (``sys.argv[1:]`` if None).
+
+    Returns
+    -------
+    int
+        Exit status: 0, or 1 if any file failed.
+
+    Example
+    -------
+    >>> main(["--source", "user/ptssnn-emodb", "--json", "angry.wav"])  # doctest: +SKIP
+    0
+    """
+    from tqdm import tqdm
+
+    args = _parser().parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    stdout = sys.stdout
+    overrides = {}
+    if args.max_chunk_seconds is not None:
+        overrides["max_chunk_seconds"] = args.max_chunk_seconds
+    results, failed = [], 0
+    # Anything libraries print while loading or running goes to stderr, so
+    # that stdout holds only the results (valid JSON with --json).
+    with contextlib.redirect_stdout(sys.stderr):
+        model = EmotionRecognizer.from_hparams(
+            source=args.source, savedir=args.savedir, overrides=overrides,
+            run_opts={"device": args.device},
+        )
+        bar = tqdm(args.files, desc="Classifying", unit="file", file=sys.stderr,
+                   disable=args.no_progress or len(args.files) < 2, dynamic_ncols=True)
+        for path in bar:
+            try:
+                result = model.predict_file(path)
+            except (OSError, ValueError, RuntimeError) as error:
+                failed += 1
+                result = {"file": path, "error": str(error)}
+                if not args.json:
+                    bar.write(f"error: {error}", file=sys.stderr)
+            else:
+                if not args.json:
+                    bar.write(_format_result(result), file=stdout)
+            results.append(result)
+    if args.json:
+        document = {"source": str(args.source), "labels": model.labels, "results": results}
+        json.dump(document, stdout, indent=2)
+        stdout.write("\n")
+    stdout.flush()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
