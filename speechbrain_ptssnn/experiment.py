@@ -182,9 +182,10 @@ class CrossValidation:
     def feature_source(self):
         """The upstream's features: a feature cache or precomputed files."""
         if self._feature_source is None:
-            self._feature_source = make_feature_source(
-                self.hparams, device=self.run_opts.get("device", "cpu")
-            )
+            import torch
+
+            device = self.run_opts.get("device") or ("cuda:0" if torch.cuda.is_available() else "cpu")
+            self._feature_source = make_feature_source(self.hparams, device=device)
         return self._feature_source
 
     def wav_paths(self):
