@@ -153,7 +153,7 @@ def test_bias_generator_is_exactly_zero_at_initialisation_and_bounded_after():
 
 def test_classifier_outputs_are_the_firing_rates_over_valid_frames():
     torch.manual_seed(2)
-    classifier = SpikingClassifier(input_size=6, n_classes=3)
+    classifier = SpikingClassifier(input_size=6, n_classes=3, break_ties=False)
     x = torch.randn(2, 8, 6) * 4
     lengths = torch.tensor([1.0, 0.5])
     rates = classifier(x, lengths)
@@ -166,8 +166,8 @@ def test_classifier_outputs_are_the_firing_rates_over_valid_frames():
 
 def test_learned_output_scale_changes_probabilities_not_decisions():
     torch.manual_seed(3)
-    plain = SpikingClassifier(6, 3)
-    scaled = SpikingClassifier(6, 3, learn_output_scale=True, output_scale_init=10.0)
+    plain = SpikingClassifier(6, 3, break_ties=False)
+    scaled = SpikingClassifier(6, 3, learn_output_scale=True, output_scale_init=10.0, break_ties=False)
     scaled.load_state_dict(plain.state_dict(), strict=False)
     x = torch.randn(4, 8, 6) * 4
     rates, logits = plain(x), scaled(x)
@@ -210,3 +210,21 @@ def test_plif_backend_choice_is_checked():
         fused(torch.ones(1, 2, 2))
     automatic = PLIF(surrogate=surrogate.PiecewiseQuadratic)
     assert automatic(torch.full((1, 2, 2), 3.0)).sum() == 4
+
+
+def test_tie_break_keeps_every_rate_decision_and_decides_silent_utterances():
+    torch.manual_seed(6)
+    rates_only = SpikingClassifier(5, 4, break_ties=False)
+    tie_broken = SpikingClassifier(5, 4)
+    tie_broken.load_state_dict(rates_only.state_dict())
+    x = torch.randn(64, 9, 5) * 2
+    lengths = torch.randint(1, 10, (64,)) / 9
+    rates, logits = rates_only(x, lengths), tie_broken(x, lengths)
+    top = rates.max(dim=1, keepdim=True).values
+    unique_winner = (rates == top).sum(dim=1) == 1
+    assert unique_winner.any() and (~unique_winner).any()
+    assert torch.equal(rates.argmax(1)[unique_winner], logits.argmax(1)[unique_winner])
+    assert ((logits - rates).abs() < 1 / (2 * torch.round(lengths * 9).unsqueeze(1))).all()
+    silent = torch.zeros(1, 9, 5)
+    currents = tie_broken.linear(silent).mean(dim=1)
+    assert tie_broken(silent).argmax() == currents.argmax()
