@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Speed of the PTS-SNN adapter against its ANN twin, on the CPU.
+
+Measured side by side in one process, alternating the variants so that load
+changes hit them alike; medians over ``--repeats`` runs after a warm-up:
+
+* train step (forward + backward) of the default adapter (input 768, 4
+  classes) on a ``[32, 250, 768]`` batch: PLIF through SpikingJelly's
+  multi-step node, through the fused recurrence (the default on the CPU), and
+  the ANN twin (ReLU instead of PLIF); the ratios to the twin;
+* single-utterance inference latency on a 5 s utterance (250 frames), eval
+  mode, no gradients.
+
+Not a test. Usage::
+
+    python benchmarks/adapter_speed.py --threads 1
+    python benchmarks/adapter_speed.py --threads 2 --repeats 7 --json speed.json
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from speechbrain_ptssnn.lobes import PLIF, PTSSNN  # noqa: E402
+
+
+def build(kind):
+    """The default adapter with the given PLIF backend, or the ANN twin."""
+    torch.manual_seed(0)
+    if kind == "ann_twin":
+        return PTSSNN(ann_twin=True)
+    model = PTSSNN()
+    for module in model.modules():
+        if isinstance(module, PLIF):
+            module.backend = kind
+    return model
+
+
+def train_step(model, x, lengths):
+    model.zero_grad(set_to_none=True)
+    model(x, lengths).sum().backward()
+
+
+def timed(function, *args):
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    kinds = ["spikingjelly", "fused", "ann_twin"]
+    models = {kind: build(kind) for kind in kinds}
+    x, lengths = torch.randn(32, 250, 768), torch.ones(32)
+    steps = {kind: [] for kind in kinds}
+    for repeat in range(args.repeats + 1):
+        for kind in kinds:
+            seconds = timed(train_step, models[kind], x, lengths)
+            if repeat:  # the first round warms up (and compiles the fused kernels)
+                steps[kind].append(seconds)
+
+    utterance = torch.randn(1, 250, 768)
+    latency = {kind: [] for kind in kinds}
+    with torch.no_grad():
+        for model in models.values():
+            model.eval()
+        for repeat in range(10 * args.repeats + 1):
+            for kind in kinds:
+                seconds = timed(models[kind], utterance)
+                if repeat:
+                    latency[kind].append(seconds)
+
+    results = {
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "processor": platform.processor() or platform.machine(),
+        "train_step_s": {k: statistics.median(v) for k, v in steps.items()},
+        "inference_5s_ms": {k: 1000 * statistics.median(v) for k, v in latency.items()},
+    }
+    twin = results["train_step_s"]["ann_twin"]
+    results["train_step_ratio_to_ann_twin"] = {
+        k: results["train_step_s"][k] / twin for k in ("spikingjelly", "fused")
+    }
+    print(f"threads: {args.threads}, torch {torch.__version__}, median of {args.repeats}")
+    print("train step [32, 250, 768] (s):  " + "  ".join(
+        f"{k} {v:.3f}" for k, v in results["train_step_s"].items()))
+    print("ratio to the ANN twin:          " + "  ".join(
+        f"{k} {v:.2f}x" for k, v in results["train_step_ratio_to_ann_twin"].items()))
+    print("inference, 5 s utterance (ms):  " + "  ".join(
+        f"{k} {v:.1f}" for k, v in results["inference_5s_ms"].items()))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as stream:
+            json.dump(results, stream, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()

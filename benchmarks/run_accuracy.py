@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Accuracy benchmark: configurations × corpora × protocols, fold by fold.
+
+Runs the real recipes (``recipes/<CORPUS>/train.py``) one fold at a time on
+precomputed features, and copies each finished fold's ``metrics.json`` to
+``benchmarks/results/<corpus>_<protocol>/<config>/fold_<k>.json`` at once, so
+an interrupted benchmark resumes where it stopped (folds with a result file are
+skipped; the training run itself also resumes from its checkpoints).
+
+Every configuration gets the same budget: ``--epochs`` (30 by default: with
+cosine warm restarts T0=10, Tmult=2 the run ends exactly at the end of the
+second cycle, epochs 10 + 20).
+
+Usage (features from ``shared/tools/whisper_features.py``)::
+
+    python benchmarks/run_accuracy.py \\
+        --corpus emodb --data_folder ../shared/data/emodb \\
+        --features_folder ~/feats/emodb_whisper_tiny --input_size 384 \\
+        --configs ptssnn linear vanilla_snn --protocol stratified \\
+        --work_folder ~/bench_runs
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from speechbrain_ptssnn.dataprep.prepare import prepare_corpus  # noqa: E402
+
+CONFIGS = {
+    "ptssnn": "hparams/ptssnn.yaml",
+    "linear": "hparams/baselines/linear.yaml",
+    "vanilla_snn": "hparams/baselines/vanilla_snn.yaml",
+    "no_prompt": "hparams/ablations/no_prompt.yaml",
+    "no_attention": "hparams/ablations/no_attention.yaml",
+    "only_shift": "hparams/ablations/only_shift.yaml",
+}
+
+
+def result_path(results, corpus, protocol, config, fold):
+    return os.path.join(results, f"{corpus}_{protocol}", config, f"fold_{fold}.json")
+
+
+def run_fold(args, config, fold, run_folder):
+    command = [
+        sys.executable, os.path.join(REPO, "recipes", args.corpus.upper(), "train.py"),
+        os.path.join(REPO, CONFIGS[config]),
+        f"--data_folder={args.data_folder}", f"--output_folder={run_folder}",
+        "--upstream=precomputed", f"--features_folder={args.features_folder}",
+        f"--input_size={args.input_size}", f"--protocol={args.protocol}",
+        f"--number_of_epochs={args.epochs}", f"--fold={fold}", *args.extra,
+    ]
+    started = time.time()
+    subprocess.run(command, check=True, cwd=REPO)
+    return time.time() - started
+
+
+def save_result(args, config, fold, run_folder, seconds):
+    with open(os.path.join(run_folder, f"fold_{fold}", "metrics.json"), encoding="utf-8") as stream:
+        metrics = json.load(stream)
+    metrics.update(config=config, corpus=args.corpus, protocol=args.protocol, epochs=args.epochs,
+                   fold=fold, seconds=round(seconds, 1), extra=args.extra)
+    target = result_path(args.results, args.corpus, args.protocol, config, fold)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open(target + ".tmp", "w", encoding="utf-8") as stream:
+        json.dump(metrics, stream, indent=1)
+    os.replace(target + ".tmp", target)
+    return metrics
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--data_folder", required=True)
+    parser.add_argument("--features_folder", required=True)
+    parser.add_argument("--input_size", type=int, required=True)
+    parser.add_argument("--configs", nargs="+", default=["ptssnn"], choices=sorted(CONFIGS))
+    parser.add_argument("--protocol", default="stratified", choices=["stratified", "loso"])
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--folds", type=int, nargs="*", help="only these folds (default all)")
+    parser.add_argument("--work_folder", required=True, help="where runs and checkpoints go")
+    parser.add_argument("--results", default=os.path.join(REPO, "benchmarks", "results"))
+    parser.add_argument("--extra", nargs="*", default=[], help="more recipe overrides")
+    args = parser.parse_args(argv)
+
+    for config in args.configs:
+        run_folder = os.path.join(args.work_folder, f"{args.corpus}_{args.protocol}", config)
+        # the recipe's own preparation call with its default options: it skips it then
+        folds = prepare_corpus(args.corpus, args.data_folder, run_folder, protocol=args.protocol)
+        for fold in range(1, len(folds) + 1):
+            if args.folds and fold not in args.folds:
+                continue
+            if os.path.exists(result_path(args.results, args.corpus, args.protocol, config, fold)):
+                continue
+            seconds = run_fold(args, config, fold, run_folder)
+            metrics = save_result(args, config, fold, run_folder, seconds)
+            print(f"{config} {args.corpus} {args.protocol} fold {fold}: "
+                  f"WA {metrics['WA']:.2f} UA {metrics['UA']:.2f} ({seconds:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
