@@ -1,0 +1,600 @@
+"""Operations and energy per sample (paper Eq. 19-21), and the upstream's cost.
+
+The energy model is the usual one for spiking networks (45 nm CMOS, 32-bit
+floats, Horowitz 2014):
+
+.. math::
+    E = E_{MAC} \\cdot N_{MAC} + E_{AC} \\cdot N_{AC}, \\qquad
+    E_{MAC} = 4.6\\ \\mathrm{pJ}, \\quad E_{AC} = 0.9\\ \\mathrm{pJ}.
+
+What is counted, layer by layer (:func:`count_operations`):
+
+* a linear layer whose input is spikes costs accumulates: ``N_AC = (number of
+  non-zero inputs) × fan-out``, an input holding an integer count ``k`` counting
+  ``k`` times (``N_AC = sum(input) × out_features``);
+* a linear layer with a real-valued input costs ``rows × in × out`` MACs: the
+  first projection of the continuous features (the first temporal-shift
+  block's linear and shortcut, the vanilla SNN's projection), the classifier
+  on the real-valued calibrated frames, the homeostatic bias generator's MLP,
+  both layers of the linear baseline;
+* the attention's two products of real tensors, ``K̂ᵀV`` and ``Q·(K̂ᵀV)``,
+  ``2 · n · D²`` MACs over its ``n`` positions (``L_p`` prompts + frames),
+  always (dense, whatever the values); its Q, K and V projections read
+  spikes and are linear layers (ACs).
+
+Which case applies is decided from the data, per call: an input whose
+elements are all non-negative integers is a spike (count) input.
+
+Not counted: normalisations (the soft saturation's LayerNorm, its ``tanh``,
+the key column norms of Eq. 9), batch norm (folded into the preceding
+linear layer at inference: ``BN(Wx) = W'x + b'``, zero cost), bias additions
+(they initialise the accumulator), the neurons' membrane updates, the
+temporal shift (memory moves), residual additions, masking, the pooling of
+rates into logits, softmax, and the upstream encoder (reported separately,
+:func:`emotion2vec_macs`).
+
+The ANN twin has the same layers with ReLU instead of PLIF: every linear layer
+and product costs ``rows × in × out`` MACs whatever its input.
+
+The counting uses SpikingJelly's module-level counting machinery
+(``op_counter.ModuleCounter`` and ``ModuleCounterMode``) with the rules above.
+SpikingJelly's stock ``SynOpCounter`` and ``MACCounter`` (aten-level) are not
+the primary count, for three reasons: they decide "spike or not" for *both*
+operands of a product, so an operand that happens to be binary (the bias
+generator's zero-initialised output layer, the all-zero keys of a silent
+attention) is taken for a spike train; an
+integer count ``k > 1`` is taken for a real value (MACs instead of ``k`` ACs);
+and on a padded batch they count the padded rows of every dense product.
+:func:`stock_counter_check` runs them on a few utterances for comparison.
+Operations are counted one utterance at a time (no padding at all), so
+padded frames never enter a count.
+"""
+
+import math
+from collections import defaultdict
+
+import torch
+from spikingjelly.activation_based.op_counter import (
+    DispatchCounterMode,
+    MACCounter,
+    ModuleCounter,
+    ModuleCounterMode,
+    SynOpCounter,
+)
+
+from speechbrain_ptssnn.lobes.attention import SpikingSparseLinearAttention
+from speechbrain_ptssnn.lobes.masking import lengths_to_mask
+
+#: Energy of a 32-bit multiply-accumulate, picojoules (Eq. 20).
+E_MAC_PJ = 4.6
+#: Energy of a 32-bit accumulate, picojoules (Eq. 21).
+E_AC_PJ = 0.9
+
+
+def is_spike_count(x):
+    """Whether every element of ``x`` is a non-negative integer (spikes or spike counts).
+
+    Arguments
+    ---------
+    x : torch.Tensor
+        A layer's input.
+
+    Returns
+    -------
+    bool
+
+    Example
+    -------
+    >>> is_spike_count(torch.tensor([0.0, 1.0, 2.0])), is_spike_count(torch.tensor([0.0, 0.5]))
+    (True, False)
+    """
+    if x.dtype == torch.bool:
+        return True
+    if x.numel() == 0:
+        return True
+    if bool(x.min() < 0):
+        return False
+    if not x.is_floating_point():
+        return True
+    return torch.equal(x, torch.round(x))
+
+
+_LAST_LINEAR_CALL = []
+
+
+def linear_operations(module, x):
+    """Operations of one call of a linear layer, as run and in the ANN twin.
+
+    Arguments
+    ---------
+    module : torch.nn.Linear
+        The layer.
+    x : torch.Tensor
+        Its input ``[..., in_features]`` (no padding).
+
+    Returns
+    -------
+    dict
+        ``acs`` and ``macs`` of the layer as run (ACs when ``x`` holds spike
+        counts, MACs otherwise) and ``ann_macs`` (always dense).
+
+    Example
+    -------
+    >>> layer = torch.nn.Linear(4, 3)
+    >>> linear_operations(layer, torch.tensor([[1.0, 0.0, 2.0, 0.0]]))
+    {'acs': 9, 'macs': 0, 'ann_macs': 12}
+    >>> linear_operations(layer, torch.tensor([[0.5, 0.0, 2.0, 0.0]]))
+    {'acs': 0, 'macs': 12, 'ann_macs': 12}
+    """
+    cached = _LAST_LINEAR_CALL
+    if cached and cached[0] is module and cached[1] is x and cached[2] == x._version:
+        return dict(cached[3])
+    rows = x.numel() // module.in_features
+    dense = rows * module.in_features * module.out_features
+    if is_spike_count(x):
+        acs = int(round(float(x.double().sum()))) * module.out_features
+        result = {"acs": acs, "macs": 0, "ann_macs": dense}
+    else:
+        result = {"acs": 0, "macs": dense, "ann_macs": dense}
+    # the three counters of a ModuleCounterMode see the same call in a row
+    _LAST_LINEAR_CALL[:] = [module, x, x._version, result]
+    return dict(result)
+
+
+def attention_product_macs(module, x, lengths=None):
+    """MACs of the attention's real products ``K̂ᵀV`` and ``Q·(K̂ᵀV)``.
+
+    Arguments
+    ---------
+    module : SpikingSparseLinearAttention
+        The attention (its ``dim`` and ``num_prompts``).
+    x : torch.Tensor
+        Its input frames ``[batch, time, dim]``.
+    lengths : torch.Tensor, optional
+        Relative lengths; padded frames are not positions.
+
+    Returns
+    -------
+    int
+        ``2 · n · D²`` with ``n`` the valid positions (prompts included).
+
+    Example
+    -------
+    >>> attention = SpikingSparseLinearAttention(dim=4, num_prompts=2)
+    >>> attention_product_macs(attention, torch.zeros(1, 10, 4))
+    384
+    >>> attention_product_macs(attention, torch.zeros(1, 10, 4), torch.tensor([0.5]))
+    224
+    """
+    batch, time = x.shape[0], x.shape[1]
+    frames = int(lengths_to_mask(lengths, time).expand(batch, -1).sum())
+    positions = frames + batch * module.num_prompts
+    return 2 * positions * module.dim * module.dim
+
+
+def _lengths_argument(args, kwargs):
+    if len(args) > 1:
+        return args[1]
+    return kwargs.get("lengths")
+
+
+class _RuleCounter(ModuleCounter):
+    """A SpikingJelly module counter with one rule per module type."""
+
+    #: which entry of :func:`linear_operations` this counter records
+    field = None
+    #: whether the attention's real products count for this counter
+    counts_attention = True
+
+    def __init__(self, extra_rules=None):
+        super().__init__()
+        self.rules = {("forward", torch.nn.Linear): self._linear}
+        if self.counts_attention:
+            self.rules[("forward", SpikingSparseLinearAttention)] = self._attention
+        self.rules.update(extra_rules or {})
+
+    def _linear(self, module, args, kwargs, out):
+        return linear_operations(module, args[0])[self.field]
+
+    @staticmethod
+    def _attention(module, args, kwargs, out):
+        return attention_product_macs(module, args[0], _lengths_argument(args, kwargs))
+
+
+class AccumulateCounter(_RuleCounter):
+    """ACs of the model as run: linear layers fed with spikes (Eq. 21).
+
+    A ``spikingjelly.activation_based.op_counter.ModuleCounter``: use it in a
+    ``ModuleCounterMode``.
+
+    Arguments
+    ---------
+    extra_rules : dict, optional
+        More rules ``{("forward", ModuleType): fn(module, args, kwargs, out)}``.
+
+    Example
+    -------
+    >>> layer = torch.nn.Linear(3, 2, bias=False)
+    >>> counter = AccumulateCounter()
+    >>> with ModuleCounterMode([counter], model=layer):
+    ...     _ = layer(torch.tensor([[1.0, 0.0, 1.0]]))
+    >>> counter.get_total()
+    4
+    """
+
+    field = "acs"
+    counts_attention = False
+
+
+class MultiplyAccumulateCounter(_RuleCounter):
+    """MACs of the model as run: real-valued inputs and products (Eq. 20).
+
+    Arguments
+    ---------
+    extra_rules : dict, optional
+        More rules ``{("forward", ModuleType): fn(module, args, kwargs, out)}``.
+
+    Example
+    -------
+    >>> layer = torch.nn.Linear(3, 2, bias=False)
+    >>> counter = MultiplyAccumulateCounter()
+    >>> with ModuleCounterMode([counter], model=layer):
+    ...     _ = layer(torch.tensor([[0.3, 0.0, 1.0]]))
+    >>> counter.get_total()
+    6
+    """
+
+    field = "macs"
+
+
+class DenseMultiplyAccumulateCounter(_RuleCounter):
+    """MACs of the ANN twin (ReLU instead of PLIF): every layer dense.
+
+    Arguments
+    ---------
+    extra_rules : dict, optional
+        More rules ``{("forward", ModuleType): fn(module, args, kwargs, out)}``.
+
+    Example
+    -------
+    >>> layer = torch.nn.Linear(3, 2, bias=False)
+    >>> counter = DenseMultiplyAccumulateCounter()
+    >>> with ModuleCounterMode([counter], model=layer):
+    ...     _ = layer(torch.tensor([[1.0, 0.0, 1.0]]))
+    >>> counter.get_total()
+    6
+    """
+
+    field = "ann_macs"
+
+
+class OperationCounter:
+    """Counts a model's operations over calls, per layer (a context manager).
+
+    Wraps SpikingJelly's ``ModuleCounterMode`` with an
+    :class:`AccumulateCounter`, a :class:`MultiplyAccumulateCounter` and a
+    :class:`DenseMultiplyAccumulateCounter`. Feed it one utterance per call
+    (no padding): a dense count of a padded batch would include padded rows.
+
+    Arguments
+    ---------
+    model : torch.nn.Module
+        The model whose ``Linear`` layers and attention are counted.
+
+    Example
+    -------
+    >>> model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+    >>> with OperationCounter(model) as counter:
+    ...     _ = model(torch.tensor([[0.5, -1.0]]))
+    >>> counter.layers()["0"], counter.totals()
+    ({'acs': 0, 'macs': 6, 'ann_macs': 6}, {'acs': 0, 'macs': 9, 'ann_macs': 9})
+    """
+
+    FIELDS = ("acs", "macs", "ann_macs")
+
+    def __init__(self, model):
+        self.model = model
+        self.counters = {
+            "acs": AccumulateCounter(),
+            "macs": MultiplyAccumulateCounter(),
+            "ann_macs": DenseMultiplyAccumulateCounter(),
+        }
+        self._mode = None
+
+    def __enter__(self):
+        self._mode = ModuleCounterMode(list(self.counters.values()), model=self.model)
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._mode.__exit__(*exc)
+        self._mode = None
+
+    def _scope(self, name):
+        root = type(self.model).__name__
+        return f"{root}.{name}" if name else root
+
+    def layers(self):
+        """Counts per counted site so far.
+
+        Returns
+        -------
+        dict
+            ``name → {"acs", "macs", "ann_macs"}``; a linear layer is named by
+            its module path, the attention's products ``<path>.products``.
+        """
+        result = {}
+        for name, module in self.model.named_modules():
+            for module_type, suffix in ((torch.nn.Linear, ""), (SpikingSparseLinearAttention, ".products")):
+                if not isinstance(module, module_type):
+                    continue
+                key = ("forward", module_type)
+                site = (name or type(module).__name__) + suffix
+                counts = {
+                    field: int(counter.records.get(self._scope(name), {}).get(key, 0))
+                    for field, counter in self.counters.items()
+                }
+                result[site] = counts
+        return result
+
+    def totals(self):
+        """Sums over every counted site.
+
+        Returns
+        -------
+        dict
+            ``{"acs", "macs", "ann_macs"}``.
+        """
+        totals = dict.fromkeys(self.FIELDS, 0)
+        for counts in self.layers().values():
+            for field in self.FIELDS:
+                totals[field] += counts[field]
+        return totals
+
+
+def energy_mj(macs, acs=0, e_mac_pj=E_MAC_PJ, e_ac_pj=E_AC_PJ):
+    """Energy of ``macs`` MACs and ``acs`` ACs, in millijoules (Eq. 19).
+
+    Arguments
+    ---------
+    macs, acs : float
+        Operation counts.
+    e_mac_pj, e_ac_pj : float
+        Energy per operation, picojoules.
+
+    Returns
+    -------
+    float
+
+    Example
+    -------
+    >>> round(energy_mj(macs=1_000_000, acs=2_000_000), 6)
+    0.0064
+    """
+    return (macs * e_mac_pj + acs * e_ac_pj) * 1e-9
+
+
+def energy_summary(totals, utterances, seconds, e_mac_pj=E_MAC_PJ, e_ac_pj=E_AC_PJ):
+    """Operations and energy per sample and per second, model and ANN twin.
+
+    Arguments
+    ---------
+    totals : dict
+        ``acs``, ``macs``, ``ann_macs`` summed over a test set.
+    utterances : int
+        Utterances in that set.
+    seconds : float
+        Their total duration.
+    e_mac_pj, e_ac_pj : float
+        Energy per operation, picojoules.
+
+    Returns
+    -------
+    dict
+        ``model`` and ``ann_twin``, each with ``per_sample`` and ``per_second``
+        (``macs``, ``acs``, ``energy_mj``), and ``ann_over_model`` (the
+        energy ratio).
+
+    Example
+    -------
+    >>> s = energy_summary({"acs": 2_000_000, "macs": 1_000_000, "ann_macs": 3_000_000}, 2, 4.0)
+    >>> s["model"]["per_sample"]["energy_mj"], round(s["ann_twin"]["per_second"]["energy_mj"], 6)
+    (0.0032, 0.00345)
+    """
+    def per(divisor, macs, acs):
+        return {
+            "macs": macs / divisor,
+            "acs": acs / divisor,
+            "energy_mj": energy_mj(macs, acs, e_mac_pj, e_ac_pj) / divisor,
+        }
+
+    model = {
+        "per_sample": per(utterances, totals["macs"], totals["acs"]),
+        "per_second": per(seconds, totals["macs"], totals["acs"]),
+    }
+    twin = {
+        "per_sample": per(utterances, totals["ann_macs"], 0),
+        "per_second": per(seconds, totals["ann_macs"], 0),
+    }
+    model_energy = model["per_sample"]["energy_mj"]
+    return {
+        "e_mac_pj": e_mac_pj,
+        "e_ac_pj": e_ac_pj,
+        "model": model,
+        "ann_twin": twin,
+        "ann_over_model": twin["per_sample"]["energy_mj"] / model_energy if model_energy else None,
+    }
+
+
+def stock_counter_check(model, inputs):
+    """SpikingJelly's stock ``SynOpCounter`` and ``MACCounter`` on some calls.
+
+    Arguments
+    ---------
+    model : torch.nn.Module
+        The model (in eval mode).
+    inputs : list of tuple
+        Positional arguments of each call, e.g. ``[(feats, lengths), ...]``.
+
+    Returns
+    -------
+    dict
+        ``synops`` and ``macs`` summed over the calls.
+
+    Example
+    -------
+    >>> layer = torch.nn.Linear(3, 2, bias=False)
+    >>> stock_counter_check(layer, [(torch.tensor([[1.0, 0.0, 1.0]]),)])
+    {'synops': 4, 'macs': 0}
+    """
+    synops, macs = SynOpCounter(), MACCounter()
+    with torch.no_grad(), DispatchCounterMode([synops, macs]):
+        for args in inputs:
+            model(*args)
+    return {"synops": int(synops.get_total()), "macs": int(macs.get_total())}
+
+
+# --------------------------------------------------------------------------
+# The upstream encoder
+# --------------------------------------------------------------------------
+
+#: emotion2vec base (data2vec 2.0 base): see :func:`emotion2vec_macs`.
+EMOTION2VEC_BASE = dict(
+    embed_dim=768,
+    blocks=12,
+    mlp_ratio=4.0,
+    conv_channels=512,
+    conv_layers=((10, 5), (3, 2), (3, 2), (3, 2), (3, 2), (2, 2), (2, 2)),
+    conv_pos_depth=5,
+    conv_pos_width=95,
+    conv_pos_groups=16,
+    extra_tokens=10,
+)
+
+EMOTION2VEC_METHOD = (
+    "MACs of emotion2vec base counted from its architecture (data2vec 2.0 base, "
+    "as FunASR builds it): a 7-layer convolutional waveform encoder (512 channels, "
+    "kernels 10,3,3,3,3,2,2, strides 5,2,2,2,2,2,2: L_i x C_out x C_in x k each), "
+    "the 512->768 projection, 5 grouped positional convolutions (768 channels, "
+    "16 groups, kernel 19), and 12 transformer blocks (4 prenet + 8 main; Q, K, V "
+    "and output projections 4 N D^2, feed-forward 2 N D 4D, attention scores and "
+    "mixing 2 N^2 D) over N = frames + 10 extra tokens; per utterance from its "
+    "16 kHz sample count, so the quadratic attention term is exact per utterance. "
+    "Not counted: layer norms, GELU, softmax, ALiBi biases, the waveform "
+    "normalisation. Energy = MACs x E_MAC."
+)
+
+
+def _conv_out(length, kernel, stride, padding=0):
+    return max(0, (length + 2 * padding - kernel) // stride + 1)
+
+
+def emotion2vec_macs(num_samples, **architecture):
+    """MACs of emotion2vec base on one utterance, from its architecture.
+
+    Arguments
+    ---------
+    num_samples : int
+        Samples of the 16 kHz waveform.
+    **architecture
+        Overrides of :data:`EMOTION2VEC_BASE` (``embed_dim``, ``blocks``,
+        ``mlp_ratio``, ``conv_channels``, ``conv_layers``, ``conv_pos_depth``,
+        ``conv_pos_width``, ``conv_pos_groups``, ``extra_tokens``).
+
+    Returns
+    -------
+    dict
+        MACs by part (``feature_encoder``, ``projection``,
+        ``positional_conv``, ``transformer_linear``, ``attention``),
+        ``total`` and ``frames``. See :data:`EMOTION2VEC_METHOD`.
+
+    Example
+    -------
+    >>> macs = emotion2vec_macs(16000)
+    >>> macs["frames"], round(macs["total"] / 1e9, 2)
+    (49, 7.72)
+    """
+    arch = dict(EMOTION2VEC_BASE, **architecture)
+    dim = arch["embed_dim"]
+    parts = defaultdict(int)
+    length, channels_in = int(num_samples), 1
+    for kernel, stride in arch["conv_layers"]:
+        length = _conv_out(length, kernel, stride)
+        parts["feature_encoder"] += length * arch["conv_channels"] * channels_in * kernel
+        channels_in = arch["conv_channels"]
+    frames = length
+    parts["projection"] = frames * channels_in * dim
+    kernel = max(3, arch["conv_pos_width"] // arch["conv_pos_depth"])
+    pos_length = _conv_out(frames, kernel, 1, kernel // 2) - (1 if kernel % 2 == 0 else 0)
+    parts["positional_conv"] = (
+        arch["conv_pos_depth"] * pos_length * dim * (dim // arch["conv_pos_groups"]) * kernel
+    )
+    tokens = frames + arch["extra_tokens"]
+    hidden = int(dim * arch["mlp_ratio"])
+    parts["transformer_linear"] = arch["blocks"] * (4 * tokens * dim * dim + 2 * tokens * dim * hidden)
+    parts["attention"] = arch["blocks"] * 2 * tokens * tokens * dim
+    result = dict(parts)
+    result["total"] = sum(parts.values())
+    result["frames"] = frames
+    return result
+
+
+def upstream_estimate(durations, sample_rate=16000, e_mac_pj=E_MAC_PJ):
+    """emotion2vec base's MACs and energy on a test set, per sample and per second.
+
+    Arguments
+    ---------
+    durations : list of float
+        Utterance durations, seconds.
+    sample_rate : int
+        The encoder's sample rate.
+    e_mac_pj : float
+        Energy per MAC, picojoules.
+
+    Returns
+    -------
+    dict
+        ``model``, ``method``, ``per_sample`` and ``per_second`` (``macs``,
+        ``energy_mj``).
+
+    Example
+    -------
+    >>> estimate = upstream_estimate([1.0, 1.0])
+    >>> round(estimate["per_second"]["energy_mj"], 1)
+    35.5
+    """
+    total = sum(emotion2vec_macs(int(round(d * sample_rate)))["total"] for d in durations)
+    seconds = sum(durations)
+    per_sample = total / max(len(durations), 1)
+    per_second = total / seconds if seconds else math.nan
+    return {
+        "model": "emotion2vec base",
+        "method": EMOTION2VEC_METHOD,
+        "per_sample": {"macs": per_sample, "energy_mj": energy_mj(per_sample, 0, e_mac_pj)},
+        "per_second": {"macs": per_second, "energy_mj": energy_mj(per_second, 0, e_mac_pj)},
+    }
+
+
+#: What :func:`OperationCounter` counts, in words (copied into every report).
+COUNTED = (
+    "Linear layers fed with spikes: ACs = sum of the input (non-zero spikes; a count k counts k times) x out_features.",
+    "Linear layers fed with real values: rows x in x out MACs (the first projection of the continuous features, "
+    "the classifier on the real-valued calibrated frames, the homeostatic bias generator's MLP, the vanilla SNN's "
+    "projection, both layers of the linear baseline).",
+    "The attention's products of real tensors K^T V and Q (K^T V): 2 n D^2 MACs over its n positions "
+    "(L_p prompts + frames); its Q, K, V projections read spikes (ACs).",
+    "The ANN twin (same layers, ReLU instead of PLIF): every linear layer and product as dense MACs.",
+    "Energy = 4.6 pJ x MACs + 0.9 pJ x ACs (Eq. 19-21); one utterance at a time, so padding never counts.",
+)
+
+#: What it leaves out, in words.
+NOT_COUNTED = (
+    "Normalisations: the soft saturation's LayerNorm and tanh, the key column norms of the attention (Eq. 9).",
+    "Batch norm: folded into the preceding linear layer at inference (BN(Wx) = W'x + b'), so free.",
+    "Bias additions (they initialise the accumulator), residual additions, the temporal shift (memory moves), "
+    "masking.",
+    "The PLIF neurons' membrane updates (charge, fire, reset), the pooling of output spikes into rates, the "
+    "classifier's tie-break term (its mean input current), softmax.",
+    "Memory accesses and data movement.",
+    "The upstream encoder: reported separately (an architecture-based estimate of emotion2vec base).",
+)
