@@ -228,3 +228,17 @@ def test_tie_break_keeps_every_rate_decision_and_decides_silent_utterances():
     silent = torch.zeros(1, 9, 5)
     currents = tie_broken.linear(silent).mean(dim=1)
     assert tie_broken(silent).argmax() == currents.argmax()
+
+
+@pytest.mark.parametrize("decay_input", [True, False])
+def test_fused_plif_equals_spikingjelly_on_binary_input_at_the_threshold(decay_input):
+    """Spike trains land exactly on the threshold: float32 rounding must match."""
+    torch.manual_seed(7)
+    mismatches = 0
+    for tau in (1.3, 1.7, 2.0, 2.9, 4.4):
+        reference = PLIF(init_tau=tau, decay_input=decay_input, backend="spikingjelly")
+        fused = PLIF(init_tau=tau, decay_input=decay_input, backend="fused")
+        x = (torch.rand(4, 300, 64) < 0.3).float()
+        x[:, :5] = torch.randn(4, 5, 64) * 2  # real-valued "prompts" first
+        mismatches += int((reference(x) != fused(x)).sum())
+    assert mismatches == 0

@@ -92,11 +92,13 @@ class FusedPLIFFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w, threshold, decay_input, kind, alpha):
-        q = float(torch.sigmoid(w.detach()))
+        # the membrane is computed in float32 with the float32 q, as SpikingJelly
+        # does: binary inputs land exactly on the threshold, so rounding matters
+        q = torch.sigmoid(w.detach().float()).numpy()[()]
         spikes, membrane = _forward(x.detach().numpy(), q, threshold, decay_input)
         spikes, membrane = torch.from_numpy(spikes), torch.from_numpy(membrane)
         ctx.save_for_backward(x, membrane, spikes)
-        ctx.settings = (q, threshold, decay_input, kind, alpha)
+        ctx.settings = (float(q), threshold, decay_input, kind, alpha)
         return spikes
 
     @staticmethod
