@@ -38,7 +38,7 @@ from speechbrain.utils.train_logger import FileTrainLogger
 from speechbrain_ptssnn.brain import PTSSNNBrain
 from speechbrain_ptssnn.dataio import SORTINGS, dataio_prep, label_encoder_for
 from speechbrain_ptssnn.dataprep.manifest import read_manifest
-from speechbrain_ptssnn.dataprep.prepare import OPTIONS_FILE, fold_folders
+from speechbrain_ptssnn.dataprep.prepare import OPTIONS_FILE, fold_folders, select_emotions
 from speechbrain_ptssnn.features import make_feature_source
 from speechbrain_ptssnn.summary import write_summary
 
@@ -126,10 +126,22 @@ class CrossValidation:
                 f"{corpus} corpus (e.g. --data_folder=/path/to/{corpus})"
             )
         self.overrides.setdefault("corpus", self.corpus)
+        self._set_n_classes()
         self.hparams = self._load_hparams()
         self._check_options()
         self.output_folder = self.hparams["output_folder"]
         self._feature_source = None
+
+    def _set_n_classes(self):
+        """``n_classes`` follows the classes the preparation will keep."""
+        labels = select_emotions(self.corpus, self.overrides.get("emotions"))
+        given = self.overrides.get("n_classes")
+        if given is not None and given != len(labels):
+            raise ValueError(
+                f"--n_classes={given} does not match the {len(labels)} classes of "
+                f"{self.corpus} ({', '.join(labels)}); leave n_classes out"
+            )
+        self.overrides["n_classes"] = len(labels)
 
     def _load_hparams(self, **extra):
         with open(self.hparams_file, encoding="utf-8") as stream:
@@ -208,7 +220,7 @@ class CrossValidation:
         for fold in folds:
             self.run_fold(fold, labels)
         if if_main_process():
-            write_summary(self.output_folder, labels, self._configuration(labels))
+            write_summary(self.output_folder, labels, self._configuration())
 
     def _check_feature_size(self):
         size = self.feature_source.load(self.wav_paths()[0]).shape[-1]
@@ -225,7 +237,7 @@ class CrossValidation:
         if os.path.exists(os.path.join(folder, "metrics.json")) and not test_only:
             logger.info("fold %d is finished (metrics.json exists): skipping", fold)
             return
-        hp = self._load_hparams(n_classes=len(labels))
+        hp = self._load_hparams()
         checkpointer = Checkpointer(
             os.path.join(folder, "save"),
             recoverables={"adapter": hp["adapter"], "counter": hp["epoch_counter"]},
@@ -270,8 +282,8 @@ class CrossValidation:
 
         return TensorboardLogger(os.path.join(folder, "tensorboard"))
 
-    def _configuration(self, labels):
-        hp = self._load_hparams(n_classes=len(labels))
+    def _configuration(self):
+        hp = self._load_hparams()
         trainable = sum(p.numel() for p in hp["adapter"].parameters() if p.requires_grad)
         plain = {
             key: value

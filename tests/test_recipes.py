@@ -63,6 +63,7 @@ def test_emodb_recipe_runs_every_fold_and_summarises(emodb, tmp_path):
         assert [line.split(",")[0] for line in log_lines[:2]] == ["epoch: 1", "epoch: 2"]
     assert sum(map(sum, summary["confusion"])) == test_counts == 56
     assert summary["trainable_parameters"] > 0
+    assert "n_classes: 7" in (tmp_path / "hyperparams.yaml").read_text()
     for name in ("summary.md", "confusion.csv", "confusion.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert "mean ± std" in (tmp_path / "summary.md").read_text()

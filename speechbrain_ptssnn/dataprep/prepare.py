@@ -79,8 +79,33 @@ def fold_folders(output_folder):
     return [os.path.join(output_folder, name) for _, name in sorted(numbered)]
 
 
-def _select_emotions(corpus, emotions):
-    """The requested emotions in vocabulary order; None means the default."""
+def select_emotions(corpus, emotions):
+    """The classes a preparation keeps: the requested emotions in vocabulary order.
+
+    Arguments
+    ---------
+    corpus : str or speechbrain_ptssnn.dataprep.corpus.Corpus
+        A corpus name or registry entry.
+    emotions : list of str, "all" or None
+        None: the corpus's default (the paper's classes); "all": every
+        emotion of the corpus.
+
+    Returns
+    -------
+    list of str
+        The class names, in label-encoder order.
+
+    Raises
+    ------
+    ValueError
+        If an emotion is not in the corpus, or none is chosen.
+
+    Example
+    -------
+    >>> select_emotions("urdu", ["sad", "angry"])
+    ['angry', 'sad']
+    """
+    corpus = get_corpus(corpus) if isinstance(corpus, str) else corpus
     if emotions is None:
         return list(corpus.default_emotions)
     if emotions == "all":
@@ -276,7 +301,7 @@ def prepare_corpus(
     corpus = get_corpus(corpus) if isinstance(corpus, str) else corpus
     data_folder = os.path.abspath(os.fspath(data_folder))
     output_folder = os.path.abspath(os.fspath(output_folder))
-    emotions = _select_emotions(corpus, emotions)
+    emotions = select_emotions(corpus, emotions)
     protocol = corpus.protocol if protocol is None else protocol
     options = {
         "corpus": corpus.name,
