@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Markdown tables of the benchmark results in ``benchmarks/results``.
+
+Accuracy: one table per corpus and protocol, one row per configuration, mean ±
+sample standard deviation over the folds finished so far (their number is
+shown: a partial row is marked). Energy: the efficiency reports copied next to
+the results (``efficiency_fold_<k>.json``), when present.
+
+Usage::
+
+    python benchmarks/make_tables.py            # prints the tables
+"""
+
+import glob
+import json
+import os
+import statistics
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+ORDER = ["pooled_logreg", "linear", "ptssnn", "vanilla_snn", "no_prompt", "no_attention", "only_shift"]
+FOLDS = {"emodb_stratified": 10, "urdu_stratified": 10, "emodb_loso": 10}
+
+
+def mean_std(values):
+    if not values:
+        return "–"
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.2f} ± {std:.2f}"
+
+
+def accuracy_tables():
+    lines = []
+    for setting in sorted(os.listdir(RESULTS)):
+        folder = os.path.join(RESULTS, setting)
+        if not os.path.isdir(folder):
+            continue
+        lines += [f"### {setting.replace('_', ', ')}", "",
+                  "| configuration | folds | WA | UA | F1 |", "|---|---:|---:|---:|---:|"]
+        configs = sorted(os.listdir(folder), key=lambda c: ORDER.index(c) if c in ORDER else 99)
+        for config in configs:
+            folds = [json.load(open(p)) for p in glob.glob(os.path.join(folder, config, "fold_*.json"))]
+            expected = FOLDS.get(setting)
+            done = f"{len(folds)}" + (f" of {expected}" if expected and len(folds) < expected else "")
+            lines.append(
+                f"| {config} | {done} | "
+                + " | ".join(mean_std([f[m] for f in folds]) for m in ("WA", "UA", "F1"))
+                + " |"
+            )
+        lines.append("")
+    return lines
+
+
+if __name__ == "__main__":
+    print("\n".join(accuracy_tables()))
