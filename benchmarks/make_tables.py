@@ -3,8 +3,9 @@
 
 Accuracy: one table per corpus and protocol, one row per configuration, mean ±
 sample standard deviation over the folds finished so far (their number is
-shown: a partial row is marked). Energy: the efficiency reports copied next to
-the results (``efficiency_fold_<k>.json``), when present.
+shown: a partial row is marked). Energy: the efficiency reports of first folds
+copied next to the results (``efficiency_fold_1.json``, from
+``python -m speechbrain_ptssnn.report RUN --fold 1``), when present.
 
 Usage::
 
@@ -50,5 +51,27 @@ def accuracy_tables():
     return lines
 
 
+def energy_table():
+    """Parameters, energy and spiking health of each configuration's first fold."""
+    lines = ["| setting | configuration | parameters | energy / sample (mJ) | ANN twin (mJ) "
+             "| mean firing rate per PLIF layer | silent neurons |",
+             "|---|---|---:|---:|---:|---|---|"]
+    for path in sorted(glob.glob(os.path.join(RESULTS, "*", "*", "efficiency_fold_1.json"))):
+        report = json.load(open(path))
+        setting, config = path.split(os.sep)[-3:-1]
+        layers = report["spiking"]["layers"]
+        rates = ", ".join(f"{v['mean_rate']:.3f}" for v in layers.values()) or "–"
+        silent = ", ".join(f"{100 * v['silent_fraction']:.0f} %" for v in layers.values()) or "–"
+        energy = report["energy"]
+        lines.append(
+            f"| {setting} | {config} | {report['parameters']['total']:,} | "
+            f"{energy['model']['per_sample']['energy_mj']:.3f} | "
+            f"{energy['ann_twin']['per_sample']['energy_mj']:.3f} | {rates} | {silent} |"
+        )
+    return lines
+
+
 if __name__ == "__main__":
     print("\n".join(accuracy_tables()))
+    print("### Energy and spiking health (first fold)\n")
+    print("\n".join(energy_table()))
