@@ -16,6 +16,7 @@ which writes::
     <output_folder>/fold_<k>/label_encoder.txt
     <output_folder>/fold_<k>/predictions.csv            one row per test utterance
     <output_folder>/fold_<k>/metrics.json               WA, UA, F1, recall, confusion
+    <output_folder>/fold_<k>/efficiency.*               with --efficiency_report=True
     <output_folder>/summary.json, summary.md            every fold, mean and std
     <output_folder>/confusion.csv, confusion.png        summed over folds
 
@@ -273,6 +274,10 @@ class CrossValidation:
         key = {"min_key": best} if best == "loss" else {"max_key": best}
         brain.evaluate(datasets["test"], test_loader_kwargs=loader, **key)
         brain.write_test_results(folder)
+        if hp.get("efficiency_report") and if_main_process():
+            from speechbrain_ptssnn.report import efficiency_report
+
+            efficiency_report(self.output_folder, fold=fold, device=str(brain.device))
 
     @staticmethod
     def _tensorboard_logger(hp, folder):

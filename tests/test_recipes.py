@@ -43,7 +43,8 @@ def emodb(tmp_path_factory):
 
 
 def test_emodb_recipe_runs_every_fold_and_summarises(emodb, tmp_path):
-    result, log = run(recipe_command("emodb", emodb, tmp_path, "--number_of_epochs=2"))
+    command = recipe_command("emodb", emodb, tmp_path, "--number_of_epochs=2", "--efficiency_report=True")
+    result, log = run(command)
     assert result.returncode == 0, log[-4000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["labels"] == ["angry", "happy", "neutral", "sad", "fear", "disgust", "boredom"]
@@ -59,6 +60,8 @@ def test_emodb_recipe_runs_every_fold_and_summarises(emodb, tmp_path):
         assert sorted(row["id"] for row in rows) == sorted(manifest)
         assert all(row["true"] == manifest[row["id"]]["emo"] for row in rows)
         test_counts += len(manifest)
+        efficiency = json.loads((tmp_path / f"fold_{k}" / "efficiency.json").read_text())
+        assert efficiency["energy"]["model"]["per_sample"]["energy_mj"] > 0
         log_lines = (tmp_path / f"fold_{k}" / "train_log.txt").read_text().splitlines()
         assert [line.split(",")[0] for line in log_lines[:2]] == ["epoch: 1", "epoch: 2"]
     assert sum(map(sum, summary["confusion"])) == test_counts == 56
