@@ -28,17 +28,17 @@ sys.path.insert(0, REPO)
 
 from speechbrain_ptssnn.dataprep.manifest import read_manifest  # noqa: E402
 from speechbrain_ptssnn.dataprep.prepare import prepare_corpus, select_emotions  # noqa: E402
+from speechbrain_ptssnn.lobes.upstreams import PrecomputedFeatures  # noqa: E402
 from speechbrain_ptssnn.metrics import classification_metrics, confusion_matrix  # noqa: E402
 
 GRID = (0.01, 0.1, 1.0, 10.0)
 
 
-def pooled(features_folder, data_folder, manifest, labels):
+def pooled(features, manifest, labels):
+    """Mean and std of each utterance's frames (read as training reads them), and its class."""
     x, y = [], []
     for entry in manifest.values():
-        relative = os.path.relpath(entry["wav"], data_folder)
-        frames = numpy.load(os.path.join(features_folder, os.path.splitext(relative)[0] + ".npy"))
-        frames = frames.astype(numpy.float16).astype(numpy.float32)  # the pipeline's storage dtype
+        frames = features.load(entry["wav"]).numpy()
         x.append(numpy.concatenate([frames.mean(0), frames.std(0)]))
         y.append(labels.index(entry["emo"]))
     return numpy.stack(x), numpy.array(y)
@@ -49,6 +49,7 @@ def main(argv=None):
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--data_folder", required=True)
     parser.add_argument("--features_folder", required=True)
+    parser.add_argument("--input_size", type=int, default=384, help="feature dimension")
     parser.add_argument("--protocol", default="stratified", choices=["stratified", "loso"])
     parser.add_argument("--work_folder", default="/tmp/pooled_logreg_folds")
     parser.add_argument("--results", default=os.path.join(REPO, "benchmarks", "results"))
@@ -57,10 +58,11 @@ def main(argv=None):
     labels = select_emotions(args.corpus, None)
     folds = prepare_corpus(args.corpus, data_folder, os.path.join(args.work_folder, args.corpus
                            + "_" + args.protocol), protocol=args.protocol)
+    features = PrecomputedFeatures(args.features_folder, data_folder, args.input_size)
     scores = []
     for k, folder in enumerate(folds, start=1):
         split = {
-            name: pooled(args.features_folder, data_folder, read_manifest(os.path.join(folder, f"{name}.json")), labels)
+            name: pooled(features, read_manifest(os.path.join(folder, f"{name}.json")), labels)
             for name in ("train", "valid", "test")
         }
         scaler = StandardScaler().fit(split["train"][0])

@@ -19,26 +19,23 @@ import json
 import os
 import sys
 
-import numpy
 import torch
+import yaml
 from hyperpyyaml import load_hyperpyyaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from speechbrain_ptssnn.features import round_to_storage_dtype  # noqa: E402
+from speechbrain_ptssnn.lobes.upstreams import PrecomputedFeatures  # noqa: E402
 
 
-def load_split(fold_folder, split, data_folder, features_folder, labels):
+def load_split(fold_folder, split, features, labels):
+    """The fold's features (as training reads them) and class indices."""
     with open(os.path.join(fold_folder, f"{split}.json"), encoding="utf-8") as stream:
         manifest = json.load(stream)
-    feats, targets = [], []
-    for entry in manifest.values():
-        relative = os.path.splitext(os.path.relpath(entry["wav"], data_folder))[0] + ".npy"
-        frames = torch.from_numpy(numpy.load(os.path.join(features_folder, relative)))
-        feats.append(round_to_storage_dtype(frames.float()))
-        targets.append(labels.index(entry["emo"]))
-    return feats, torch.tensor(targets)
+    feats = [features.load(entry["wav"]) for entry in manifest.values()]
+    targets = torch.tensor([labels.index(entry["emo"]) for entry in manifest.values()])
+    return feats, targets
 
 
 def pad(feats):
@@ -73,15 +70,16 @@ def main(argv=None):
     overrides = {"data_folder": args.data_folder, "corpus": "sweep", "n_classes": len(labels)}
     for item in args.overrides:
         key, value = item.split("=", 1)
-        overrides[key] = __import__("yaml").safe_load(value)
+        overrides[key] = yaml.safe_load(value)
     with open(args.hparams, encoding="utf-8") as stream:
         hparams = load_hyperpyyaml(stream, overrides)
     model = hparams["adapter"]
     optimizer = hparams["opt_class"](model.parameters())
     scheduler = hparams["lr_scheduler_class"](optimizer)
     loss_fn = hparams["compute_cost"]
-    train = load_split(args.fold_folder, "train", args.data_folder, args.features_folder, labels)
-    valid = load_split(args.fold_folder, "valid", args.data_folder, args.features_folder, labels)
+    features = PrecomputedFeatures(args.features_folder, args.data_folder, hparams["input_size"])
+    train = load_split(args.fold_folder, "train", features, labels)
+    valid = load_split(args.fold_folder, "valid", features, labels)
     batch_size = hparams["batch_size"]
     for epoch in range(1, args.epochs + 1):
         model.train()

@@ -1,13 +1,13 @@
 """The one SpeechBrain ``Brain`` every PTS-SNN recipe trains with."""
 
 import csv
-import json
 import os
 
 import speechbrain as sb
 import torch
 from speechbrain.utils.distributed import if_main_process
 
+from speechbrain_ptssnn.atomic import write_json
 from speechbrain_ptssnn.metrics import classification_metrics, confusion_matrix
 
 
@@ -142,7 +142,4 @@ class PTSSNNBrain(sb.Brain):
                 writer.writerow(row[:3] + [f"{p:.6f}" for p in row[3:]])
         metrics = dict(self.test_metrics, labels=labels)
         metrics["recall"] = dict(zip(labels, metrics["recall"]))
-        tmp = os.path.join(fold_folder, "metrics.json.tmp")
-        with open(tmp, "w") as stream:
-            json.dump(metrics, stream, indent=2)
-        os.replace(tmp, os.path.join(fold_folder, "metrics.json"))
+        write_json(os.path.join(fold_folder, "metrics.json"), metrics)

@@ -30,6 +30,7 @@ import logging
 import os
 
 import speechbrain as sb
+import torch
 import yaml
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.checkpoints import Checkpointer
@@ -66,8 +67,6 @@ def default_distributed_backend(run_opts):
     dict-like
         The options, with ``distributed_backend`` gloo where chosen (a copy).
     """
-    import torch
-
     explicit = "distributed_backend" in run_opts.get("overridden_args", ())
     on_cpu = str(run_opts.get("device") or "").startswith("cpu") or not torch.cuda.is_available()
     if not explicit and on_cpu:
@@ -195,8 +194,6 @@ class CrossValidation:
     def feature_source(self):
         """The upstream's features: a feature cache or precomputed files."""
         if self._feature_source is None:
-            import torch
-
             device = self.run_opts.get("device") or ("cuda:0" if torch.cuda.is_available() else "cpu")
             self._feature_source = make_feature_source(self.hparams, device=device)
         return self._feature_source
@@ -288,7 +285,7 @@ class CrossValidation:
         return TensorboardLogger(os.path.join(folder, "tensorboard"))
 
     def _configuration(self):
-        hp = self._load_hparams()
+        hp = self.hparams
         trainable = sum(p.numel() for p in hp["adapter"].parameters() if p.requires_grad)
         plain = {
             key: value

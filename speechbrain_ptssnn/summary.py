@@ -5,6 +5,7 @@ import json
 import os
 import statistics
 
+from speechbrain_ptssnn.atomic import write_json
 from speechbrain_ptssnn.dataprep.prepare import fold_folders
 
 METRICS = ("WA", "UA", "F1")
@@ -99,7 +100,7 @@ def write_summary(output_folder, labels, configuration):
         "trainable_parameters": configuration.get("trainable_parameters"),
         "configuration": configuration,
     }
-    _write_json(os.path.join(output_folder, "summary.json"), summary)
+    write_json(os.path.join(output_folder, "summary.json"), summary)
     with open(os.path.join(output_folder, "summary.md"), "w", encoding="utf-8") as stream:
         stream.write(summary_markdown(summary))
     with open(os.path.join(output_folder, "confusion.csv"), "w", newline="") as stream:
@@ -164,10 +165,3 @@ def plot_confusion(confusion, labels, path):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def _write_json(path, data):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as stream:
-        json.dump(data, stream, indent=2)
-    os.replace(tmp, path)

@@ -139,16 +139,6 @@ class PLIF(torch.nn.Module):
         return False
 
     @property
-    def tau(self):
-        """The current membrane time constant (a float)."""
-        return float(1.0 / torch.sigmoid(self.node.w.detach()))
-
-    @property
     def v_threshold(self):
         """The firing threshold."""
         return self.node.v_threshold
-
-    @property
-    def spiking(self):
-        """False for the ANN twin's ReLU layer."""
-        return self.node is not None

@@ -11,13 +11,13 @@ utterance at a time, and writes into ``fold_<k>/``:
   and without the homeostatic bias, against the threshold (the paper's Fig. 1).
 """
 
-import json
 import logging
 import os
 
 import torch
 from tqdm import tqdm
 
+from speechbrain_ptssnn.atomic import write_json
 from speechbrain_ptssnn.features import make_feature_source
 from speechbrain_ptssnn.report.energy import (
     COUNTED,
@@ -308,7 +308,7 @@ def fold_efficiency(
     currents = (report["calibration"] or {}).pop("currents", None)
     if plots:
         report["plots"] = _write_plots(report, currents, folder)
-    _write_json(os.path.join(folder, "efficiency.json"), report)
+    write_json(os.path.join(folder, "efficiency.json"), report)
     with open(os.path.join(folder, "efficiency.md"), "w", encoding="utf-8") as stream:
         stream.write(efficiency_markdown(report))
     logger.info("fold %d: wrote %s", fold, os.path.join(folder, "efficiency.json"))
@@ -369,12 +369,6 @@ def _write_plots(report, currents, folder):
         ))
     return plots
 
-
-def _write_json(path, data):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as stream:
-        json.dump(data, stream, indent=2)
-    os.replace(tmp, path)
 
 
 def _si(value):
