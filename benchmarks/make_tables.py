@@ -18,7 +18,8 @@ import os
 import statistics
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-ORDER = ["pooled_logreg", "linear", "ptssnn", "vanilla_snn", "no_prompt", "no_attention", "only_shift"]
+ORDER = ["pooled_logreg", "linear", "ptssnn", "ptssnn_gated", "vanilla_snn", "no_prompt",
+         "no_prompt_gated", "no_attention", "only_shift"]
 FOLDS = {"emodb_stratified": 10, "urdu_stratified": 10, "emodb_loso": 10}
 
 

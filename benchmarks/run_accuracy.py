@@ -60,12 +60,12 @@ def run_fold(args, config, fold, run_folder):
     return time.time() - started
 
 
-def save_result(args, config, fold, run_folder, seconds):
+def save_result(args, config, label, fold, run_folder, seconds):
     with open(os.path.join(run_folder, f"fold_{fold}", "metrics.json"), encoding="utf-8") as stream:
         metrics = json.load(stream)
-    metrics.update(config=config, corpus=args.corpus, protocol=args.protocol, epochs=args.epochs,
+    metrics.update(config=config, label=label, corpus=args.corpus, protocol=args.protocol, epochs=args.epochs,
                    fold=fold, seconds=round(seconds, 1), extra=args.extra)
-    target = result_path(args.results, args.corpus, args.protocol, config, fold)
+    target = result_path(args.results, args.corpus, args.protocol, label, fold)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     with open(target + ".tmp", "w", encoding="utf-8") as stream:
         json.dump(metrics, stream, indent=1)
@@ -86,20 +86,25 @@ def main(argv=None):
     parser.add_argument("--work_folder", required=True, help="where runs and checkpoints go")
     parser.add_argument("--results", default=os.path.join(REPO, "benchmarks", "results"))
     parser.add_argument("--extra", nargs="*", default=[], help="more recipe overrides")
+    parser.add_argument("--label", help="name results and runs by this instead of the "
+                        "configuration (one configuration only), e.g. ptssnn_gated")
     args = parser.parse_args(argv)
+    if args.label and len(args.configs) > 1:
+        parser.error("--label names one configuration's results: give one --configs")
 
     for config in args.configs:
-        run_folder = os.path.join(args.work_folder, f"{args.corpus}_{args.protocol}", config)
+        label = args.label or config
+        run_folder = os.path.join(args.work_folder, f"{args.corpus}_{args.protocol}", label)
         # the recipe's own preparation call with its default options: it skips it then
         folds = prepare_corpus(args.corpus, args.data_folder, run_folder, protocol=args.protocol)
         for fold in range(1, len(folds) + 1):
             if args.folds and fold not in args.folds:
                 continue
-            if os.path.exists(result_path(args.results, args.corpus, args.protocol, config, fold)):
+            if os.path.exists(result_path(args.results, args.corpus, args.protocol, label, fold)):
                 continue
             seconds = run_fold(args, config, fold, run_folder)
-            metrics = save_result(args, config, fold, run_folder, seconds)
-            print(f"{config} {args.corpus} {args.protocol} fold {fold}: "
+            metrics = save_result(args, config, label, fold, run_folder, seconds)
+            print(f"{label} {args.corpus} {args.protocol} fold {fold}: "
                   f"WA {metrics['WA']:.2f} UA {metrics['UA']:.2f} ({seconds:.0f} s)", flush=True)
 
 

@@ -71,6 +71,35 @@ def test_every_parameter_gets_a_gradient_through_the_surrogate():
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
 
 
+@pytest.mark.parametrize("variant", ["full", "no_prompt"])
+def test_attention_gate_starts_closed_and_opens_with_training(variant):
+    torch.manual_seed(3)
+    gated = small_adapter(variant, attention_gate=True)
+    without_attention = small_adapter("no_attention")
+    shared = {k: v for k, v in gated.state_dict().items() if not k.startswith(("attention", "bias"))}
+    without_attention.load_state_dict(shared, strict=False)
+    x, y = torch.randn(8, 15, 24) * 3, torch.arange(8) % 3
+    lengths = torch.linspace(0.5, 1.0, 8)
+    # closed at initialisation: the blocks' spikes alone reach the classifier
+    assert torch.equal(gated(x, lengths), without_attention(x, lengths))
+    optimizer = torch.optim.AdamW(gated.parameters(), lr=1e-2)
+    for _ in range(2):
+        optimizer.zero_grad()
+        HybridFocalLabelSmoothingLoss()(gated(x, lengths), y).backward()
+        optimizer.step()
+    assert gated.attention_gate.item() != 0.0
+    assert not torch.equal(gated(x, lengths), without_attention(x, lengths))
+    for name in ("attention_gate", "attention.query.weight", "attention.key.weight",
+                 "attention.value.weight"):
+        assert gated.get_parameter(name).grad.abs().sum() > 0, name
+
+
+def test_attention_gate_is_absent_where_there_is_no_attention():
+    for variant in ("no_attention", "only_shift", "vanilla"):
+        assert small_adapter(variant, attention_gate=True).attention_gate is None
+    assert small_adapter("full").attention_gate is None
+
+
 def test_adapter_learns_a_separable_task():
     torch.manual_seed(2)
     n_classes, dim = 4, 48

@@ -133,6 +133,17 @@ def test_linear_attention_equals_a_naive_reference(num_prompts):
     assert (prompts is None) == (num_prompts == 0)
 
 
+def test_scaled_attention_divides_frames_and_prompts_by_root_dim():
+    torch.manual_seed(4)
+    plain = SpikingSparseLinearAttention(dim=16, num_prompts=2)
+    scaled = SpikingSparseLinearAttention(dim=16, num_prompts=2, scaled=True)
+    scaled.load_state_dict(plain.state_dict())
+    x, lengths = (torch.rand(2, 7, 16) < 0.4).float(), torch.tensor([1.0, 4 / 7])
+    for out_plain, out_scaled in zip(plain(x, lengths), scaled(x, lengths)):
+        assert out_plain.abs().sum() > 0
+        assert torch.allclose(out_scaled, out_plain / 4, atol=1e-6)
+
+
 def test_attention_neurons_pass_spikes_from_rest_and_binarise_prompts():
     without_prompts = SpikingSparseLinearAttention(dim=4, num_prompts=0)
     x = (torch.rand(1, 5, 4) < 0.5).float()

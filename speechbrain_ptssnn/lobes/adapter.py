@@ -25,7 +25,12 @@ class PTSSNN(torch.nn.Module):
           ─► spikes + h + b ─► SpikingClassifier: firing rates = logits (4)
 
     The attention is residual: its frame outputs are added to the spikes
-    that entered it, and the homeostatic bias to every frame.
+    that entered it, and the homeostatic bias to every frame. With
+    ``attention_gate=True`` (a deviation from the paper) the attention's
+    frame outputs are multiplied by a learned scalar initialised to zero
+    before they are added, so training starts from the blocks' spikes alone
+    and admits as much attention as helps (the prompts still drive the
+    bias generator ungated).
 
     Ablations (the paper's Table V), by ``variant``:
 
@@ -62,6 +67,12 @@ class PTSSNN(torch.nn.Module):
     break_ties : bool
         Decide tied rates (silent outputs) by the mean input current (see
         :class:`SpikingClassifier`).
+    attention_gate : bool
+        Scale the attention's residual by a learned scalar that starts at 0
+        (variants with attention only).
+    attention_scaled : bool
+        Multiply the attention's outputs by ``1 / sqrt(hidden_sizes[-1])``
+        (see :class:`SpikingSparseLinearAttention`).
     init_tau, v_threshold, surrogate, steepness :
         Settings of every PLIF layer (see :class:`PLIF`).
     variant : str
@@ -91,6 +102,8 @@ class PTSSNN(torch.nn.Module):
         kappa=0.5,
         learn_output_scale=False,
         break_ties=True,
+        attention_gate=False,
+        attention_scaled=False,
         init_tau=2.0,
         v_threshold=1.0,
         surrogate=surrogate.Sigmoid,
@@ -123,7 +136,13 @@ class PTSSNN(torch.nn.Module):
             )
         if variant in ("full", "no_prompt"):
             prompts = num_prompts if variant == "full" else 0
-            self.attention = SpikingSparseLinearAttention(dim, prompts, **neuron_kwargs)
+            self.attention = SpikingSparseLinearAttention(
+                dim, prompts, scaled=attention_scaled, **neuron_kwargs
+            )
+        if attention_gate and variant in ("full", "no_prompt"):
+            self.attention_gate = torch.nn.Parameter(torch.zeros(()))
+        else:
+            self.register_parameter("attention_gate", None)
         if variant in ("full", "no_prompt", "no_attention"):
             self.bias_generator = HomeostaticBiasGenerator(dim, bias_hidden_size, kappa)
         self.classifier = SpikingClassifier(
@@ -171,8 +190,10 @@ class PTSSNN(torch.nn.Module):
         summary_source = h
         if self.variant in ("full", "no_prompt"):
             attended, prompts = self.attention(h, lengths)
-            h = h + attended
             summary_source = attended
+            if self.attention_gate is not None:
+                attended = self.attention_gate * attended
+            h = h + attended
         if self.variant == "full":
             summary = prompts.mean(dim=1)
         else:

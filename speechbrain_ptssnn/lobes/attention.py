@@ -31,12 +31,18 @@ class SpikingSparseLinearAttention(torch.nn.Module):
     integrated and binarised; the membrane state the prompts leave behind
     carries into the frames.
 
+    With ``scaled=True`` (a deviation from the paper) ``Y`` is multiplied by
+    :math:`1/\\sqrt{D}`, the usual attention temperature: ``Y`` sums ``D``
+    products, and unscaled it can outweigh the binary spikes it is added to.
+
     Arguments
     ---------
     dim : int
         Channels ``D``.
     num_prompts : int
         Learnable prompts ``L_p`` (0 for the "without prompts" ablation).
+    scaled : bool
+        Multiply the output by ``1 / sqrt(dim)``.
     init_tau, v_threshold, surrogate, steepness, spiking :
         The PLIF layer's settings (see :class:`PLIF`); ``spiking=False``
         gives the ANN twin's ReLU.
@@ -59,11 +65,13 @@ class SpikingSparseLinearAttention(torch.nn.Module):
         steepness=5.0,
         eps=1e-6,
         spiking=True,
+        scaled=False,
     ):
         super().__init__()
         self.dim = dim
         self.num_prompts = num_prompts
         self.eps = eps
+        self.scale = dim**-0.5 if scaled else 1.0
         if num_prompts > 0:
             self.prompts = torch.nn.Parameter(torch.randn(num_prompts, dim))
         else:
@@ -97,10 +105,10 @@ class SpikingSparseLinearAttention(torch.nn.Module):
         key = key / key.norm(dim=1, keepdim=True).clamp(min=self.eps)
         context = torch.einsum("bnd,bne->bde", key, value)
         y = torch.einsum("bnd,bde->bne", query, context)
-        y = y * mask.unsqueeze(-1).to(y.dtype)
+        y = y * (self.scale * mask.unsqueeze(-1).to(y.dtype))
         if self.prompts is None:
             return y, None
         return y[:, self.num_prompts :], y[:, : self.num_prompts]
 
     def extra_repr(self):
-        return f"dim={self.dim}, num_prompts={self.num_prompts}"
+        return f"dim={self.dim}, num_prompts={self.num_prompts}, scale={self.scale:g}"
