@@ -85,7 +85,8 @@ def main(argv=None):
     parser.add_argument("--folds", type=int, nargs="*", help="only these folds (default all)")
     parser.add_argument("--work_folder", required=True, help="where runs and checkpoints go")
     parser.add_argument("--results", default=os.path.join(REPO, "benchmarks", "results"))
-    parser.add_argument("--extra", nargs="*", default=[], help="more recipe overrides")
+    parser.add_argument("--extra", action="append", default=[],
+                        help="a recipe override, repeatable: --extra=--lr=0.001 --extra=--seed=2")
     parser.add_argument("--label", help="name results and runs by this instead of the "
                         "configuration (one configuration only), e.g. ptssnn_gated")
     args = parser.parse_args(argv)
