@@ -3,7 +3,8 @@
 
 Accuracy: one table per corpus and protocol, one row per configuration, mean ±
 sample standard deviation over the folds finished so far (their number is
-shown: a partial row is marked). Energy: the efficiency reports of first folds
+shown: a partial row is marked), and the per-fold (paired) WA difference to
+the linear baseline on the same folds. Energy: the efficiency reports of first folds
 copied next to the results (``efficiency_fold_1.json``, from
 ``python -m speechbrain_ptssnn.report RUN --fold 1``), when present.
 
@@ -38,7 +39,10 @@ def accuracy_tables():
             continue
         lines += [f"### {setting.replace('_', ', ')}", "",
                   "| configuration | folds | WA | UA | F1 |", "|---|---:|---:|---:|---:|"]
+        lines[-2:] = ["| configuration | folds | WA | UA | F1 | WA − linear, paired |",
+                      "|---|---:|---:|---:|---:|---|"]
         configs = sorted(os.listdir(folder), key=lambda c: ORDER.index(c) if c in ORDER else 99)
+        linear = fold_wa(folder, "linear")
         for config in configs:
             folds = [json.load(open(p)) for p in glob.glob(os.path.join(folder, config, "fold_*.json"))]
             expected = FOLDS.get(setting)
@@ -46,10 +50,26 @@ def accuracy_tables():
             lines.append(
                 f"| {config} | {done} | "
                 + " | ".join(mean_std([f[m] for f in folds]) for m in ("WA", "UA", "F1"))
-                + " |"
+                + f" | {paired(fold_wa(folder, config), linear) if config != 'linear' else '–'} |"
             )
         lines.append("")
     return lines
+
+
+def fold_wa(folder, config):
+    """``{fold: WA}`` of one configuration."""
+    return {f["fold"]: f["WA"] for f in
+            (json.load(open(p)) for p in glob.glob(os.path.join(folder, config, "fold_*.json")))}
+
+
+def paired(results, reference):
+    """Mean ± std of the per-fold WA difference, and the folds where it is above."""
+    common = sorted(set(results) & set(reference))
+    if len(common) < 2:
+        return "–"
+    differences = [results[k] - reference[k] for k in common]
+    above = sum(d > 0 for d in differences)
+    return f"{mean_std(differences)} (above in {above} of {len(common)})"
 
 
 def energy_table():
