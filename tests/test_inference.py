@@ -295,22 +295,26 @@ def test_console_script_reports_failed_files_and_goes_on(trained, tmp_path, caps
     assert status == 0 and out.startswith(f"{good}\t") and "angry=" in out
 
 
-def test_a_filterbank_run_exports_and_reproduces_its_evaluation(trained, tmp_path):
+def test_a_gated_filterbank_run_exports_and_reproduces_its_evaluation(trained, tmp_path):
     run = tmp_path / "fbank_run"
     command = [
         sys.executable, str(RECIPE), str(HPARAMS), f"--data_folder={trained['root'] / 'emodb'}",
         f"--output_folder={run}", f"--feature_cache_folder={run}/cache", "--upstream=fbank",
         "--input_size=20", "--hidden_sizes=[16, 8]", "--bias_hidden_size=4", "--batch_size=8",
         "--n_folds=2", "--fold=2", "--number_of_epochs=2", "--v_threshold=0.1",
+        "--attention_gate=True", "--attention_scaled=True",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600,
                             env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     info = export_module.export_run(run, tmp_path / "exported")
     assert info["fold"] == 2 and info["warnings"] == []
-    assert "Fbank" in (tmp_path / "exported" / "hyperparams.yaml").read_text()
+    exported_hparams = (tmp_path / "exported" / "hyperparams.yaml").read_text()
+    assert "Fbank" in exported_hparams
+    assert "attention_gate: true" in exported_hparams and "attention_scaled: true" in exported_hparams
     recognizer = EmotionRecognizer.from_hparams(source=str(tmp_path / "exported"),
                                                 run_opts={"device": "cpu"})
+    assert recognizer.mods.adapter.attention_gate.item() != 0.0
     with open(run / "fold_2" / "predictions.csv") as stream:
         rows = list(csv.DictReader(stream))
     manifest = json.loads((run / "fold_2" / "test.json").read_text())
