@@ -24,7 +24,6 @@ Not a test. Usage::
 """
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -35,6 +34,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from speechbrain_ptssnn.atomic import write_json  # noqa: E402
 from speechbrain_ptssnn.lobes import PLIF, PTSSNN  # noqa: E402
 
 
@@ -74,8 +74,7 @@ def compiled_train_steps(args):
         print(f"compiled {kind}: first call {first:.1f} s, "
               f"train step {statistics.median(steps):.3f} s", flush=True)
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as stream:
-            json.dump(results, stream, indent=2)
+        write_json(args.json, results)
     return results
 
 
@@ -130,8 +129,7 @@ def main(argv=None):
     print("inference, 5 s utterance (ms):  " + "  ".join(
         f"{k} {v:.1f}" for k, v in results["inference_5s_ms"].items()))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as stream:
-            json.dump(results, stream, indent=2)
+        write_json(args.json, results)
     return results
 
 

@@ -38,28 +38,28 @@ def accuracy_tables():
         if not os.path.isdir(folder):
             continue
         lines += [f"### {setting.replace('_', ', ')}", "",
-                  "| configuration | folds | WA | UA | F1 |", "|---|---:|---:|---:|---:|"]
-        lines[-2:] = ["| configuration | folds | WA | UA | F1 | WA − linear, paired |",
-                      "|---|---:|---:|---:|---:|---|"]
+                  "| configuration | folds | WA | UA | F1 | WA − linear, paired |",
+                  "|---|---:|---:|---:|---:|---|"]
         configs = sorted(os.listdir(folder), key=lambda c: ORDER.index(c) if c in ORDER else 99)
-        linear = fold_wa(folder, "linear")
-        for config in configs:
-            folds = [json.load(open(p)) for p in glob.glob(os.path.join(folder, config, "fold_*.json"))]
+        results = {config: fold_results(folder, config) for config in configs}
+        linear = {k: f["WA"] for k, f in results.get("linear", {}).items()}
+        for config, folds in results.items():
             expected = FOLDS.get(setting)
             done = f"{len(folds)}" + (f" of {expected}" if expected and len(folds) < expected else "")
+            wa = {k: f["WA"] for k, f in folds.items()}
             lines.append(
                 f"| {config} | {done} | "
-                + " | ".join(mean_std([f[m] for f in folds]) for m in ("WA", "UA", "F1"))
-                + f" | {paired(fold_wa(folder, config), linear) if config != 'linear' else '–'} |"
+                + " | ".join(mean_std([f[m] for f in folds.values()]) for m in ("WA", "UA", "F1"))
+                + f" | {paired(wa, linear) if config != 'linear' else '–'} |"
             )
         lines.append("")
     return lines
 
 
-def fold_wa(folder, config):
-    """``{fold: WA}`` of one configuration."""
-    return {f["fold"]: f["WA"] for f in
-            (json.load(open(p)) for p in glob.glob(os.path.join(folder, config, "fold_*.json")))}
+def fold_results(folder, config):
+    """``{fold: its result}`` of one configuration."""
+    folds = (json.load(open(p)) for p in glob.glob(os.path.join(folder, config, "fold_*.json")))
+    return {f["fold"]: f for f in folds}
 
 
 def paired(results, reference):

@@ -15,7 +15,6 @@ Usage::
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -26,6 +25,7 @@ from sklearn.preprocessing import StandardScaler
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from speechbrain_ptssnn.atomic import write_json  # noqa: E402
 from speechbrain_ptssnn.dataprep.manifest import read_manifest  # noqa: E402
 from speechbrain_ptssnn.dataprep.prepare import prepare_corpus, select_emotions  # noqa: E402
 from speechbrain_ptssnn.lobes.upstreams import PrecomputedFeatures  # noqa: E402
@@ -70,14 +70,14 @@ def main(argv=None):
             return LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(split["train"][0]), split["train"][1])
         best_c = max(GRID, key=lambda c: fit(c).score(scaler.transform(split["valid"][0]), split["valid"][1]))
         predicted = fit(best_c).predict(scaler.transform(split["test"][0]))
-        metrics = classification_metrics(confusion_matrix(split["test"][1], predicted, len(labels)))
-        metrics["confusion"] = confusion_matrix(split["test"][1], predicted, len(labels)).tolist()
+        confusion = confusion_matrix(split["test"][1], predicted, len(labels))
+        metrics = classification_metrics(confusion)
+        metrics["confusion"] = confusion.tolist()
         metrics.update(labels=labels, config="pooled_logreg", corpus=args.corpus,
                        protocol=args.protocol, fold=k, C=best_c)
         target = os.path.join(args.results, f"{args.corpus}_{args.protocol}", "pooled_logreg", f"fold_{k}.json")
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        with open(target, "w", encoding="utf-8") as stream:
-            json.dump(metrics, stream, indent=1)
+        write_json(target, metrics)
         scores.append(metrics["WA"])
         print(f"fold {k}: WA {metrics['WA']:.2f} UA {metrics['UA']:.2f} (C={best_c})", flush=True)
     print(f"mean WA {numpy.mean(scores):.2f} ± {numpy.std(scores, ddof=1):.2f}")

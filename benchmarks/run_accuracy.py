@@ -30,6 +30,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from speechbrain_ptssnn.atomic import write_json  # noqa: E402
 from speechbrain_ptssnn.dataprep.prepare import prepare_corpus  # noqa: E402
 
 CONFIGS = {
@@ -67,9 +68,7 @@ def save_result(args, config, label, fold, run_folder, seconds):
                    fold=fold, seconds=round(seconds, 1), extra=args.extra)
     target = result_path(args.results, args.corpus, args.protocol, label, fold)
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    with open(target + ".tmp", "w", encoding="utf-8") as stream:
-        json.dump(metrics, stream, indent=1)
-    os.replace(target + ".tmp", target)
+    write_json(target, metrics)
     return metrics
 
 

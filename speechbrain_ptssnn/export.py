@@ -41,7 +41,8 @@ import tempfile
 import torch
 import yaml
 
-from speechbrain_ptssnn.dataprep.prepare import OPTIONS_FILE, fold_folders
+from speechbrain_ptssnn.dataprep.prepare import OPTIONS_FILE, fold_folders, fold_number
+from speechbrain_ptssnn.summary import read_fold_metrics
 
 BEST_METRICS = ("UA", "WA", "F1", "loss")
 FILES = (
@@ -181,34 +182,6 @@ def _emit(value, indent=0):
 
 
 # ------------------------------------------------------------ run reading
-def finished_folds(run_folder):
-    """The test metrics of every finished fold of a run.
-
-    Arguments
-    ---------
-    run_folder : str
-        A recipe's output folder.
-
-    Returns
-    -------
-    dict
-        Fold number -> its ``metrics.json`` (unfinished folds left out).
-
-    Example
-    -------
-    >>> import tempfile
-    >>> finished_folds(tempfile.mkdtemp())
-    {}
-    """
-    folds = {}
-    for folder in fold_folders(run_folder):
-        path = os.path.join(folder, "metrics.json")
-        if os.path.isfile(path):
-            with open(path, encoding="utf-8") as stream:
-                folds[int(os.path.basename(folder).split("_")[1])] = json.load(stream)
-    return folds
-
-
 def choose_fold(run_folder, fold=None):
     """The fold to export: ``fold``, or the finished one with the best test UA.
 
@@ -240,8 +213,8 @@ def choose_fold(run_folder, fold=None):
     >>> choose_fold(run), choose_fold(run, fold=1)
     (2, 1)
     """
-    folds = finished_folds(run_folder)
-    existing = [int(os.path.basename(f).split("_")[1]) for f in fold_folders(run_folder)]
+    folds = read_fold_metrics(run_folder)
+    existing = [fold_number(f) for f in fold_folders(run_folder)]
     if fold is not None:
         if fold not in existing:
             raise ValueError(f"--fold {fold}: {run_folder} has no fold_{fold} (folds: "

@@ -6,7 +6,7 @@ import os
 import statistics
 
 from speechbrain_ptssnn.atomic import write_json
-from speechbrain_ptssnn.dataprep.prepare import fold_folders
+from speechbrain_ptssnn.dataprep.prepare import fold_folders, fold_number
 
 METRICS = ("WA", "UA", "F1")
 
@@ -29,7 +29,7 @@ def read_fold_metrics(output_folder):
         path = os.path.join(folder, "metrics.json")
         if os.path.exists(path):
             with open(path, encoding="utf-8") as stream:
-                folds[int(os.path.basename(folder).split("_")[1])] = json.load(stream)
+                folds[fold_number(folder)] = json.load(stream)
     return folds
 
 

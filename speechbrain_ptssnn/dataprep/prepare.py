@@ -45,6 +45,17 @@ SPLITS = ("train", "valid", "test")
 FOLD_FOLDER = re.compile(r"^fold_(\d+)$")
 
 
+def fold_number(folder):
+    """The ``k`` of a ``fold_<k>`` folder.
+
+    Example
+    -------
+    >>> fold_number("/runs/x/fold_10")
+    10
+    """
+    return int(os.path.basename(os.path.normpath(folder)).split("_", 1)[1])
+
+
 def fold_folders(output_folder):
     """The fold folders of a prepared output folder, in fold order.
 

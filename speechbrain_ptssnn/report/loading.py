@@ -24,18 +24,7 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_ptssnn.dataprep.manifest import read_manifest
-from speechbrain_ptssnn.dataprep.prepare import fold_folders
-
-
-def fold_number(folder):
-    """The ``k`` of a ``fold_<k>`` folder.
-
-    Example
-    -------
-    >>> fold_number("/runs/x/fold_10")
-    10
-    """
-    return int(os.path.basename(os.path.normpath(folder)).split("_", 1)[1])
+from speechbrain_ptssnn.dataprep.prepare import fold_folders, fold_number
 
 
 def finished_folds(output_folder):
