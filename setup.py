@@ -8,7 +8,7 @@ HERE = Path(__file__).parent
 
 setup(
     name="speechbrain-ptssnn",
-    version="0.1.0",
+    version="0.2.0",
     description=(
         "PTS-SNN: a prompt-tuned temporal-shift spiking adapter for speech "
         "emotion recognition, as a SpeechBrain plugin"
@@ -31,6 +31,7 @@ setup(
         "soundfile",
         "tqdm",
         "numpy",
+        "scikit-learn",  # fold splitters and metrics
         "numba",  # the fused PLIF recurrence (already required by funasr's librosa)
         "matplotlib",
     ],

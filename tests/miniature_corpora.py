@@ -18,11 +18,11 @@ def write_audio(path, frames=800, rate=16000, channels=1):
 
 
 def build_emodb(root):
-    """4 speakers x 7 emotions x 2 texts, at 16, 22.05 and 44.1 kHz."""
+    """4 speakers x 7 emotions x 3 texts, at 16, 22.05 and 44.1 kHz."""
     rates = [16000, 22050, 44100]
     for s, speaker in enumerate(["03", "08", "09", "10"]):
         for e, letter in enumerate("WLEAFTN"):
-            for t, text in enumerate(["a01", "b02"]):
+            for t, text in enumerate(["a01", "b02", "a05"]):
                 rate = rates[(s + e + t) % 3]
                 write_audio(
                     root / "wav" / f"{speaker}{text}{letter}a.wav", rate // 20, rate
@@ -46,15 +46,15 @@ def build_emovo(root):
 
 
 URDU_FILES = {
-    "Angry": [("SM1", 3), ("SM4", 3)],
-    "Happy": [("SF1", 3), ("SM3", 2)],
-    "Neutral": [("SM3", 2), ("SM5", 3)],
-    "Sad": [("SM24", 3), ("SF10", 2)],
+    "Angry": [("SM1", 6), ("SM4", 6)],
+    "Happy": [("SF1", 6), ("SM3", 4)],
+    "Neutral": [("SM3", 4), ("SM5", 6)],
+    "Sad": [("SM24", 6), ("SF10", 4)],
 }
 
 
 def build_urdu(root):
-    """21 files, 7 speakers (M1 and F1 distinct), 44.1 kHz."""
+    """42 files, 7 speakers (M1 and F1 distinct), 44.1 kHz."""
     n = 0
     for folder, speakers in URDU_FILES.items():
         for speaker, count in speakers:

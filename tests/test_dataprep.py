@@ -50,9 +50,9 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 # corpus -> (number of utterances, per-emotion counts, number of speakers)
 EXPECTED = {
-    "emodb": (56, {emo: 8 for emo in CORPORA["emodb"].emotions}, 4),
+    "emodb": (84, {emo: 12 for emo in CORPORA["emodb"].emotions}, 4),
     "emovo": (84, {emo: 12 for emo in CORPORA["emovo"].emotions}, 6),
-    "urdu": (21, {"angry": 6, "happy": 5, "neutral": 5, "sad": 5}, 7),
+    "urdu": (42, {"angry": 12, "happy": 10, "neutral": 10, "sad": 10}, 7),
     "casia": (48, {"angry": 12, "happy": 12, "neutral": 12, "sad": 12}, 4),
     "iemocap": (51, {"angry": 11, "happy": 20, "neutral": 10, "sad": 10}, 10),
 }
@@ -426,7 +426,7 @@ def test_emotion_subset(corpora, tmp_path):
     )
     folds = load_folds(folders)
     test = {u: e for fold in folds for u, e in fold["test"].items()}
-    assert Counter(e["emo"] for e in test.values()) == {"angry": 8, "sad": 8}
+    assert Counter(e["emo"] for e in test.values()) == {"angry": 12, "sad": 12}
 
 
 # --------------------------------------------------------------------------
@@ -571,3 +571,9 @@ def test_real_urdu(tmp_path):
     folds = load_folds(prepare_urdu(shared("urdu"), tmp_path / "loso", protocol="loso"))
     assert len(folds) == 29
     check_folds(folds, "loso")
+
+
+def test_more_stratified_folds_than_any_class_holds_is_refused():
+    labels = {f"u{i}": "sad" if i % 2 else "angry" for i in range(8)}
+    with pytest.raises(ValueError, match="largest has 4: pass n_folds <= 4"):
+        make_folds(labels, dict.fromkeys(labels, "spk"), "stratified", 5)

@@ -64,7 +64,7 @@ def test_emodb_recipe_runs_every_fold_and_summarises(emodb, tmp_path):
         assert efficiency["energy"]["model"]["per_sample"]["energy_mj"] > 0
         log_lines = (tmp_path / f"fold_{k}" / "train_log.txt").read_text().splitlines()
         assert [line.split(",")[0] for line in log_lines[:2]] == ["epoch: 1", "epoch: 2"]
-    assert sum(map(sum, summary["confusion"])) == test_counts == 56
+    assert sum(map(sum, summary["confusion"])) == test_counts == 84
     assert summary["trainable_parameters"] > 0
     assert "n_classes: 7" in (tmp_path / "hyperparams.yaml").read_text()
     for name in ("summary.md", "confusion.csv", "confusion.png"):

@@ -1,29 +1,42 @@
-"""Fold protocols: stratified k-fold and leave-one-speaker-out.
+"""Fold protocols, built on scikit-learn's splitters.
 
 A fold is a dict ``{"train": [...], "valid": [...], "test": [...]}`` of
 utterance ids. Every utterance is in exactly one test set; the validation set
-is carved from the rest, the rest of the rest is the training set.
+is carved from the rest, the rest of the rest is the training set. Utterances
+enter every splitter sorted by id, so the folds depend only on the corpus,
+the options and the seed.
 
 ``"stratified"``
-    Utterances are shuffled within each class (seeded) and dealt in turn to
-    the folds, so every fold holds each class's count divided by the number of
-    folds, rounded up or down, and fold sizes differ by one at most. The
-    validation set is a stratified sample of the training part of the same
-    kind.
+    Test sets from ``StratifiedKFold(n_folds, shuffle=True)``: every fold
+    holds each class's count divided by the number of folds, rounded up or
+    down. The validation set is the first part of a ``StratifiedKFold`` of the
+    training part into ``round(1 / valid_ratio)`` parts (a share of about
+    ``valid_ratio``, classes balanced the same way; fewer parts when no class
+    has that many utterances).
 ``"loso"`` (leave one speaker out)
-    Each test set holds whole speakers. With as many folds as speaker groups,
-    each fold holds out one group; a corpus whose speakers form larger groups
-    (IEMOCAP: the two speakers of a session) is split by group when the fold
-    count does not exceed the group count, by speaker otherwise. With fewer
-    folds than groups, the groups are packed into the folds, largest first,
-    each into the fold with the fewest utterances so far. Test sets do not
-    depend on the seed. The validation set is made of whole training speakers
-    (seeded choice), as close as possible to the requested fraction of the
-    training part, at least one speaker, never all of them.
+    Test sets of whole speakers. With as many folds as speaker groups,
+    ``LeaveOneGroupOut``: each fold holds out one group; a corpus whose
+    speakers form larger groups (IEMOCAP: the two speakers of a session) is
+    split by group when the fold count does not exceed the group count, by
+    speaker otherwise. With fewer folds than groups,
+    ``StratifiedGroupKFold(n_folds)`` packs the groups into folds whose class
+    proportions stay close to the corpus's. Test sets do not depend on the
+    seed. The validation set is a seeded ``GroupShuffleSplit`` of the
+    training part by speaker: ``ceil(valid_ratio * speakers)`` whole
+    speakers, at least one, never all of them.
 """
 
-import random
-from collections import Counter, defaultdict
+import warnings
+from collections import Counter
+
+import numpy as np
+from sklearn.model_selection import (
+    GroupShuffleSplit,
+    KFold,
+    LeaveOneGroupOut,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+)
 
 from speechbrain_ptssnn.dataprep.corpus import same_speaker
 
@@ -31,38 +44,50 @@ PROTOCOLS = ("stratified", "loso")
 DEFAULT_STRATIFIED_FOLDS = 10
 DEFAULT_VALID_RATIO = 0.1
 DEFAULT_SEED = 1234
+# Recorded with the prepared options: folders made by another fold algorithm
+# (the hand-written splitters before 0.2) are prepared again.
+FOLD_SPLITTER = "scikit-learn"
 
 
-def _class_ordered(labels, seed):
-    """Utterance ids sorted by class, shuffled within each class."""
-    by_class = defaultdict(list)
-    for utt_id in sorted(labels):
-        by_class[labels[utt_id]].append(utt_id)
-    rng = random.Random(seed)
-    ordered = []
-    for label in sorted(by_class):
-        members = by_class[label]
-        rng.shuffle(members)
-        ordered.extend(members)
-    return ordered
+def _split(splitter, ids, labels, groups=None):
+    """Runs a scikit-learn splitter; returns its test parts as id lists.
+
+    scikit-learn warns when a class has fewer members than parts; the
+    parts are still valid (that class is missing from some of them), so the
+    warning is not passed on.
+    """
+    ids = np.asarray(ids)
+    y = [labels[utt_id] for utt_id in ids]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+        return [sorted(ids[test].tolist()) for _, test in splitter.split(ids, y, groups)]
 
 
-def stratified_folds(labels, n_folds, seed=DEFAULT_SEED):
-    """Splits utterances into test sets that keep the class proportions.
+def held_out_parts(labels, speakers, protocol, n_folds, seed=DEFAULT_SEED, speaker_group=same_speaker):
+    """The test set of every fold.
 
     Arguments
     ---------
     labels : dict
         Utterance id -> class label.
+    speakers : dict
+        Utterance id -> speaker.
+    protocol : str
+        ``"stratified"`` or ``"loso"`` (see the module's description).
     n_folds : int
-        Number of folds, from 2 to the number of utterances.
+        Number of folds: from 2 to the number of utterances (stratified) or
+        of speakers (loso).
     seed : int
-        Seed of the shuffling within each class.
+        Seed of the stratified shuffle (the loso test sets do not use it).
+    speaker_group : callable
+        Speaker -> group held out together while ``n_folds`` does not exceed
+        the number of groups.
 
     Returns
     -------
     list of list of str
-        ``n_folds`` sorted lists of utterance ids.
+        ``n_folds`` sorted lists of utterance ids; under ``"loso"`` ordered by
+        the first speaker (or group) name they hold.
 
     Raises
     ------
@@ -72,32 +97,63 @@ def stratified_folds(labels, n_folds, seed=DEFAULT_SEED):
     Example
     -------
     >>> labels = {"a1": "angry", "a2": "angry", "s1": "sad", "s2": "sad"}
-    >>> [sorted(labels[u] for u in fold) for fold in stratified_folds(labels, 2)]
+    >>> folds = held_out_parts(labels, dict.fromkeys(labels, "x"), "stratified", 2)
+    >>> [sorted(labels[u] for u in fold) for fold in folds]
     [['angry', 'sad'], ['angry', 'sad']]
+    >>> speakers = {"u1": "Ses01F", "u2": "Ses01M", "u3": "Ses02F", "u4": "Ses02M"}
+    >>> held_out_parts(dict.fromkeys(speakers, "sad"), speakers, "loso", 2,
+    ...           speaker_group=lambda spk: spk[:5])
+    [['u1', 'u2'], ['u3', 'u4']]
     """
-    if not 2 <= n_folds <= len(labels):
+    ids = sorted(labels)
+    if protocol == "stratified":
+        if not 2 <= n_folds <= len(ids):
+            raise ValueError(
+                f"stratified folds need 2 <= n_folds <= {len(ids)} utterances, "
+                f"got n_folds={n_folds}"
+            )
+        largest = max(Counter(labels.values()).values())
+        if n_folds > largest:
+            raise ValueError(
+                f"{n_folds} stratified folds need a class of {n_folds} utterances or more; "
+                f"the largest has {largest}: pass n_folds <= {largest}"
+            )
+        return _split(StratifiedKFold(n_folds, shuffle=True, random_state=seed), ids, labels)
+    n_speakers = len(set(speakers.values()))
+    if not 2 <= n_folds <= n_speakers:
         raise ValueError(
-            f"stratified folds need 2 <= n_folds <= {len(labels)} utterances, "
+            f"leave-one-speaker-out needs 2 <= n_folds <= {n_speakers} speakers, "
             f"got n_folds={n_folds}"
         )
-    ordered = _class_ordered(labels, seed)
-    return [sorted(ordered[k::n_folds]) for k in range(n_folds)]
+    units = [speaker_group(speakers[utt_id]) for utt_id in ids]
+    if n_folds > len(set(units)):
+        units = [speakers[utt_id] for utt_id in ids]
+    unit_of = dict(zip(ids, units))
+    if n_folds == len(set(units)):
+        splitter = LeaveOneGroupOut()
+    else:
+        splitter = StratifiedGroupKFold(n_folds)
+    folds = _split(splitter, ids, labels, units)
+    return sorted(folds, key=lambda fold: min(unit_of[utt_id] for utt_id in fold))
 
 
-def stratified_subset(labels, ratio, seed=DEFAULT_SEED):
-    """Draws a sample that keeps the class proportions.
-
-    The sample has ``round(ratio * len(labels))`` utterances (at least one);
-    each class contributes its proportional share rounded up or down.
+def validation_set(labels, speakers, protocol, valid_ratio, seed):
+    """Carves the validation set out of one fold's training part.
 
     Arguments
     ---------
     labels : dict
-        Utterance id -> class label.
-    ratio : float
-        Fraction to draw, in (0, 1).
-    seed : int or str
-        Seed of the draw.
+        Utterance id -> class label, of the training part only.
+    speakers : dict
+        Utterance id -> speaker (same keys).
+    protocol : str
+        ``"stratified"`` (class-balanced utterances) or ``"loso"`` (whole
+        speakers).
+    valid_ratio : float
+        Share to set aside, in (0, 1): of the utterances (one part of
+        ``round(1 / valid_ratio)``) or of the speakers.
+    seed : int
+        Seed of the shuffle.
 
     Returns
     -------
@@ -107,130 +163,32 @@ def stratified_subset(labels, ratio, seed=DEFAULT_SEED):
     Raises
     ------
     ValueError
-        If the sample would take every utterance.
+        If a speaker-disjoint split is asked of fewer than two speakers.
 
     Example
     -------
-    >>> labels = {f"a{i}": "angry" for i in range(6)}
-    >>> labels.update({f"s{i}": "sad" for i in range(4)})
-    >>> sorted(labels[u] for u in stratified_subset(labels, 0.5))
-    ['angry', 'angry', 'angry', 'sad', 'sad']
+    >>> labels = {f"{spk}{i}": "sad" for spk in "abcd" for i in range(3)}
+    >>> speakers = {utt_id: utt_id[0] for utt_id in labels}
+    >>> valid = validation_set(labels, speakers, "loso", 0.25, seed=1)
+    >>> len(valid), len({speakers[u] for u in valid})
+    (3, 1)
     """
-    total = len(labels)
-    size = max(1, round(ratio * total))
-    if size >= total:
+    ids = sorted(labels)
+    if protocol == "stratified":
+        parts = min(max(2, round(1 / valid_ratio)), len(ids))
+        largest = max(Counter(labels.values()).values())
+        if largest >= 2:
+            splitter = StratifiedKFold(min(parts, largest), shuffle=True, random_state=seed)
+        else:  # one utterance per class: nothing to stratify
+            splitter = KFold(parts, shuffle=True, random_state=seed)
+        return _split(splitter, ids, labels)[0]
+    groups = [speakers[utt_id] for utt_id in ids]
+    if len(set(groups)) < 2:
         raise ValueError(
-            f"a fraction of {ratio} of {total} utterances leaves none for training"
+            f"a speaker-disjoint split needs two speakers or more, got {sorted(set(groups))}"
         )
-    ordered = _class_ordered(labels, seed)
-    return sorted(ordered[(2 * i + 1) * total // (2 * size)] for i in range(size))
-
-
-def speaker_folds(speakers, n_folds, speaker_group=same_speaker):
-    """Splits utterances into test sets of whole speakers.
-
-    Arguments
-    ---------
-    speakers : dict
-        Utterance id -> speaker.
-    n_folds : int
-        Number of folds, from 2 to the number of speakers.
-    speaker_group : callable
-        Speaker -> group held out together while ``n_folds`` does not exceed
-        the number of groups (see the module's description).
-
-    Returns
-    -------
-    list of list of str
-        ``n_folds`` sorted lists of utterance ids, ordered by the first
-        speaker (or group) name they hold.
-
-    Raises
-    ------
-    ValueError
-        If ``n_folds`` is out of range.
-
-    Example
-    -------
-    >>> speakers = {"u1": "Ses01F", "u2": "Ses01M", "u3": "Ses02F", "u4": "Ses02M"}
-    >>> speaker_folds(speakers, 2, speaker_group=lambda spk: spk[:5])
-    [['u1', 'u2'], ['u3', 'u4']]
-    >>> speaker_folds(speakers, 4, speaker_group=lambda spk: spk[:5])
-    [['u1'], ['u2'], ['u3'], ['u4']]
-    """
-    groups = {utt_id: speaker_group(spk) for utt_id, spk in speakers.items()}
-    n_speakers = len(set(speakers.values()))
-    if not 2 <= n_folds <= n_speakers:
-        raise ValueError(
-            f"leave-one-speaker-out needs 2 <= n_folds <= {n_speakers} speakers, "
-            f"got n_folds={n_folds}"
-        )
-    unit_of = groups if n_folds <= len(set(groups.values())) else speakers
-    sizes = Counter(unit_of.values())
-    bins = [[] for _ in range(n_folds)]
-    totals = [0] * n_folds
-    for unit in sorted(sizes, key=lambda unit: (-sizes[unit], unit)):
-        k = min(range(n_folds), key=lambda i: (totals[i], i))
-        bins[k].append(unit)
-        totals[k] += sizes[unit]
-    bins.sort(key=min)
-    return [
-        sorted(utt_id for utt_id, unit in unit_of.items() if unit in units)
-        for units in map(set, bins)
-    ]
-
-
-def speaker_subset(speakers, ratio, seed=DEFAULT_SEED):
-    """Draws whole speakers holding about a fraction of the utterances.
-
-    Speakers are visited in a seeded random order; each is taken when it
-    brings the number of drawn utterances closer to ``ratio`` of the total.
-    When no speaker is small enough for that, the smallest one is taken. At
-    least one speaker is always left out of the sample.
-
-    Arguments
-    ---------
-    speakers : dict
-        Utterance id -> speaker.
-    ratio : float
-        Target fraction of utterances, in (0, 1).
-    seed : int or str
-        Seed of the visiting order.
-
-    Returns
-    -------
-    list of str
-        Sorted utterance ids of the drawn speakers.
-
-    Raises
-    ------
-    ValueError
-        If there are fewer than two speakers.
-
-    Example
-    -------
-    >>> speakers = {f"{spk}{i}": spk for spk, n in [("a", 8), ("b", 1), ("c", 1)]
-    ...             for i in range(n)}
-    >>> speaker_subset(speakers, 0.1) in (["b0"], ["c0"])
-    True
-    """
-    sizes = Counter(speakers.values())
-    if len(sizes) < 2:
-        raise ValueError(
-            f"a speaker-disjoint split needs two speakers or more, got {sorted(sizes)}"
-        )
-    target = ratio * len(speakers)
-    order = sorted(sizes)
-    random.Random(seed).shuffle(order)
-    chosen, total = set(), 0
-    for spk in order:
-        closer = abs(total + sizes[spk] - target) < abs(total - target)
-        if closer and len(chosen) < len(order) - 1:
-            chosen.add(spk)
-            total += sizes[spk]
-    if not chosen:
-        chosen.add(min(order, key=lambda spk: sizes[spk]))
-    return sorted(utt_id for utt_id, spk in speakers.items() if spk in chosen)
+    splitter = GroupShuffleSplit(1, test_size=valid_ratio, random_state=seed)
+    return _split(splitter, ids, labels, groups)[0]
 
 
 def make_folds(
@@ -258,9 +216,10 @@ def make_folds(
         Fraction of each fold's training part set aside for validation, in
         [0, 1); 0 leaves the validation sets empty.
     seed : int
-        Seed of every random choice.
+        Seed of every random choice (fold ``k``'s validation draw is seeded
+        by ``(seed, k)``).
     speaker_group : callable
-        Speaker -> group, for ``"loso"`` (see :func:`speaker_folds`).
+        Speaker -> group, for ``"loso"`` (see :func:`held_out_parts`).
 
     Returns
     -------
@@ -287,24 +246,20 @@ def make_folds(
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
     if not 0 <= valid_ratio < 1:
         raise ValueError(f"valid_ratio must lie in [0, 1), got {valid_ratio}")
-    if protocol == "stratified":
-        tests = stratified_folds(labels, n_folds, seed)
-    else:
-        tests = speaker_folds(speakers, n_folds, speaker_group)
     folds = []
+    tests = held_out_parts(labels, speakers, protocol, n_folds, seed, speaker_group)
     for k, test in enumerate(tests, start=1):
         held_out = set(test)
         rest = [utt_id for utt_id in sorted(labels) if utt_id not in held_out]
-        valid_seed = f"{seed}-valid-{k}"
-        if valid_ratio == 0:
-            valid = []
-        elif protocol == "stratified":
-            valid = stratified_subset(
-                {utt_id: labels[utt_id] for utt_id in rest}, valid_ratio, valid_seed
-            )
-        else:
-            valid = speaker_subset(
-                {utt_id: speakers[utt_id] for utt_id in rest}, valid_ratio, valid_seed
+        valid = []
+        if valid_ratio > 0:
+            fold_seed = int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
+            valid = validation_set(
+                {utt_id: labels[utt_id] for utt_id in rest},
+                {utt_id: speakers[utt_id] for utt_id in rest},
+                protocol,
+                valid_ratio,
+                fold_seed,
             )
         chosen = set(valid)
         train = [utt_id for utt_id in rest if utt_id not in chosen]

@@ -33,6 +33,7 @@ from speechbrain_ptssnn.dataprep.folds import (
     DEFAULT_SEED,
     DEFAULT_STRATIFIED_FOLDS,
     DEFAULT_VALID_RATIO,
+    FOLD_SPLITTER,
     make_folds,
 )
 from speechbrain_ptssnn.dataprep.manifest import manifest_entry, write_manifest
@@ -322,6 +323,7 @@ def prepare_corpus(
         "valid_ratio": valid_ratio,
         "seed": seed,
         "emotions": emotions,
+        "splitter": FOLD_SPLITTER,
     }
     if skip_prep:
         return fold_folders(output_folder)
