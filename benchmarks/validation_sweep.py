@@ -1,100 +1,196 @@
 #!/usr/bin/env python3
-"""Validation accuracy of one adapter configuration on one prepared fold.
+"""Validation accuracy of configurations, fold by fold: how settings are chosen.
 
-How the benchmark's learning rate was chosen without looking at test parts:
-trains the adapter of an hparams file (with overrides) on a fold's training
-manifest, on precomputed features held in memory, with the hparams' loss,
-optimiser and per-epoch scheduler, and prints training and validation
-accuracy every 5 epochs. The test manifest is never read.
+Trains an hparams file (with overrides) through the recipes' own
+``PTSSNNBrain.fit`` on a fold's training part and records the validation
+metrics of every epoch. The test manifest is never read: this is the only
+evidence the project's defaults are chosen on.
 
-Usage::
+Settings are the benchmark's: ``emodb_stratified``, ``emodb_loso``,
+``urdu_stratified`` (and any ``<corpus>_<protocol>``); folds are prepared
+with the recipes' default options. Each finished (candidate, setting, fold)
+is written at once to
+``benchmarks/results/validation/<name>/<setting>/fold_<k>.json``, and skipped
+on a rerun, so a sweep resumes where it stopped.
 
-    python benchmarks/validation_sweep.py ~/bench_runs/emodb_stratified/ptssnn/fold_1 \\
-        --data_folder ../shared/data/emodb --features_folder ~/feats/emodb_whisper_tiny \\
-        --epochs 30 lr=0.001 input_size=384
+Usage (features from ``shared/tools/whisper_features.py``)::
+
+    python benchmarks/validation_sweep.py --name gated \\
+        --settings emodb_stratified emodb_loso urdu_stratified --folds 1 2 \\
+        --features emodb=~/feats/emodb_whisper_tiny --features urdu=~/feats/urdu_whisper_tiny \\
+        --data emodb=../shared/data/emodb --data urdu=../shared/data/urdu \\
+        --work_folder ~/sweep lr=0.001 attention_gate=true attention_scaled=true
+
+    python benchmarks/validation_sweep.py --table     # the summary table of every candidate
 """
 
 import argparse
+import glob
 import json
 import os
+import statistics
 import sys
+import tempfile
+import time
 
 import torch
 import yaml
-from hyperpyyaml import load_hyperpyyaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from speechbrain_ptssnn.lobes.upstreams import PrecomputedFeatures  # noqa: E402
+from speechbrain_ptssnn.atomic import write_json  # noqa: E402
+
+RESULTS = os.path.join(REPO, "benchmarks", "results", "validation")
+#: validation WA is averaged over this many last epochs (less noisy than one epoch)
+LAST_EPOCHS = 5
 
 
-def load_split(fold_folder, split, features, labels):
-    """The fold's features (as training reads them) and class indices."""
-    with open(os.path.join(fold_folder, f"{split}.json"), encoding="utf-8") as stream:
-        manifest = json.load(stream)
-    feats = [features.load(entry["wav"]) for entry in manifest.values()]
-    targets = torch.tensor([labels.index(entry["emo"]) for entry in manifest.values()])
-    return feats, targets
+class EpochRecorder:
+    """A ``train_logger`` that keeps every epoch's statistics."""
+
+    def __init__(self):
+        self.epochs = []
+
+    def log_stats(self, stats_meta, train_stats=None, valid_stats=None, test_stats=None,
+                  verbose=False):
+        self.epochs.append({**stats_meta, "train": train_stats, "valid": valid_stats})
 
 
-def pad(feats):
-    longest = max(len(f) for f in feats)
-    batch = torch.zeros(len(feats), longest, feats[0].shape[1])
-    for i, f in enumerate(feats):
-        batch[i, : len(f)] = f
-    return batch, torch.tensor([len(f) / longest for f in feats])
+def train_on_fold(fold_folder, hparams_file, overrides, labels, device="cpu"):
+    """Fits one configuration on a fold; returns the per-epoch records."""
+    from hyperpyyaml import load_hyperpyyaml
+    from speechbrain.utils.checkpoints import Checkpointer
+
+    from speechbrain_ptssnn.brain import PTSSNNBrain
+    from speechbrain_ptssnn.dataio import dataio_prep
+    from speechbrain_ptssnn.features import make_feature_source
+
+    with open(hparams_file, encoding="utf-8") as stream:
+        hp = load_hyperpyyaml(stream, overrides)
+    recorder = EpochRecorder()
+    with tempfile.TemporaryDirectory() as save:
+        checkpointer = Checkpointer(save, recoverables={"adapter": hp["adapter"]})
+        brain = PTSSNNBrain(
+            modules={"adapter": hp["adapter"]},
+            opt_class=hp["opt_class"],
+            hparams=dict(hp, labels=labels, train_logger=recorder),
+            run_opts={"device": device, "noprogressbar": True},
+            checkpointer=checkpointer,
+        )
+        datasets = dataio_prep(fold_folder, make_feature_source(hp), labels, hp["sorting"])
+        loader = {"batch_size": hp["batch_size"], "num_workers": 0}
+        brain.fit(
+            hp["epoch_counter"],
+            datasets["train"],
+            datasets["valid"],
+            train_loader_kwargs=dict(loader, shuffle=hp["sorting"] == "random"),
+            valid_loader_kwargs=loader,
+        )
+    return recorder.epochs
 
 
-def accuracy(model, feats, targets):
-    model.eval()
-    with torch.no_grad():
-        x, lengths = pad(feats)
-        return 100.0 * (model(x, lengths).argmax(-1) == targets).float().mean().item()
+def run(args):
+    from speechbrain_ptssnn.dataprep.prepare import prepare_corpus
+
+    torch.set_num_threads(args.threads)
+    features = dict(item.split("=", 1) for item in args.features)
+    data = dict(item.split("=", 1) for item in args.data)
+    given = {}
+    for item in args.overrides:
+        key, value = item.split("=", 1)
+        given[key] = yaml.safe_load(value)
+    for setting in args.settings:
+        corpus, protocol = setting.rsplit("_", 1)
+        folders = prepare_corpus(
+            corpus, data[corpus], os.path.join(args.work_folder, setting), protocol=protocol
+        )
+        options = os.path.join(args.work_folder, setting, "prepare_options.json")
+        with open(options, encoding="utf-8") as stream:
+            labels = json.load(stream)["options"]["emotions"]
+        for fold in args.folds:
+            target = os.path.join(RESULTS, args.name, setting, f"fold_{fold}.json")
+            if os.path.exists(target):
+                continue
+            overrides = {
+                "data_folder": os.path.abspath(os.path.expanduser(data[corpus])),
+                "corpus": corpus,
+                "n_classes": len(labels),
+                "upstream": "precomputed",
+                "features_folder": os.path.abspath(os.path.expanduser(features[corpus])),
+                "input_size": args.input_size,
+                "number_of_epochs": args.epochs,
+                "output_folder": os.path.join(args.work_folder, "unused"),
+                **given,
+            }
+            started = time.time()
+            epochs = train_on_fold(folders[fold - 1], args.hparams, overrides, labels)
+            last = epochs[-LAST_EPOCHS:]
+            result = {
+                "name": args.name, "setting": setting, "fold": fold,
+                "hparams": os.path.relpath(os.path.abspath(args.hparams), REPO),
+                "overrides": given, "epochs": args.epochs,
+                "valid_WA_last": statistics.mean(e["valid"]["WA"] for e in last),
+                "valid_UA_last": statistics.mean(e["valid"]["UA"] for e in last),
+                "seconds": round(time.time() - started, 1), "per_epoch": epochs,
+            }
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            write_json(target, result)
+            print(f"{args.name} {setting} fold {fold}: valid WA (mean of last {LAST_EPOCHS} "
+                  f"epochs) {result['valid_WA_last']:.1f} ({result['seconds']:.0f} s)", flush=True)
+
+
+def table(reference=None):
+    """Markdown table: every candidate's validation WA per setting, paired to a reference."""
+    results = {}
+    for path in glob.glob(os.path.join(RESULTS, "*", "*", "fold_*.json")):
+        with open(path, encoding="utf-8") as stream:
+            r = json.load(stream)
+        results.setdefault(r["name"], {}).setdefault(r["setting"], {})[r["fold"]] = r["valid_WA_last"]
+    settings = sorted({s for by_setting in results.values() for s in by_setting})
+    lines = ["| candidate | " + " | ".join(settings) + " | mean paired Δ |",
+             "|---|" + "---:|" * (len(settings) + 1)]
+    for name in sorted(results):
+        cells, deltas = [], []
+        for setting in settings:
+            folds = results[name].get(setting, {})
+            if not folds:
+                cells.append("–")
+                continue
+            cell = f"{statistics.mean(folds.values()):.1f} ({len(folds)})"
+            ref = results.get(reference, {}).get(setting, {}) if reference else {}
+            paired = [folds[k] - ref[k] for k in folds if k in ref]
+            if paired and name != reference:
+                deltas.extend(paired)
+                cell += f" {statistics.mean(paired):+.1f}"
+            cells.append(cell)
+        delta = f"{statistics.mean(deltas):+.2f} ({len(deltas)})" if deltas else "–"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {delta} |")
+    return "\n".join(lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("fold_folder", help="a prepared fold (train.json, valid.json)")
     parser.add_argument("overrides", nargs="*", help="hparams overrides, key=value (YAML values)")
+    parser.add_argument("--name", help="the candidate's name (its results folder)")
     parser.add_argument("--hparams", default=os.path.join(REPO, "hparams", "ptssnn.yaml"))
-    parser.add_argument("--data_folder", required=True)
-    parser.add_argument("--features_folder", required=True)
+    parser.add_argument("--settings", nargs="+", default=["emodb_stratified"])
+    parser.add_argument("--folds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--features", action="append", default=[], help="corpus=features folder")
+    parser.add_argument("--data", action="append", default=[], help="corpus=data folder")
+    parser.add_argument("--input_size", type=int, default=384)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--work_folder", default=os.path.expanduser("~/sweep"))
+    parser.add_argument("--table", action="store_true", help="print the table and stop")
+    parser.add_argument("--reference", help="with --table: the candidate paired differences go to")
     args = parser.parse_intermixed_args(argv)
-    torch.set_num_threads(args.threads)
-
-    with open(os.path.join(os.path.dirname(args.fold_folder), "prepare_options.json")) as stream:
-        labels = json.load(stream)["options"]["emotions"]
-    overrides = {"data_folder": args.data_folder, "corpus": "sweep", "n_classes": len(labels)}
-    for item in args.overrides:
-        key, value = item.split("=", 1)
-        overrides[key] = yaml.safe_load(value)
-    with open(args.hparams, encoding="utf-8") as stream:
-        hparams = load_hyperpyyaml(stream, overrides)
-    model = hparams["adapter"]
-    optimizer = hparams["opt_class"](model.parameters())
-    scheduler = hparams["lr_scheduler_class"](optimizer)
-    loss_fn = hparams["compute_cost"]
-    features = PrecomputedFeatures(args.features_folder, args.data_folder, hparams["input_size"])
-    train = load_split(args.fold_folder, "train", features, labels)
-    valid = load_split(args.fold_folder, "valid", features, labels)
-    batch_size = hparams["batch_size"]
-    for epoch in range(1, args.epochs + 1):
-        model.train()
-        order = torch.randperm(len(train[0]))
-        for start in range(0, len(order), batch_size):
-            chosen = order[start : start + batch_size]
-            x, lengths = pad([train[0][i] for i in chosen])
-            loss = loss_fn(model(x, lengths), train[1][chosen])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        scheduler.step()
-        if epoch % 5 == 0 or epoch == args.epochs:
-            print(f"epoch {epoch}: train {accuracy(model, *train):.1f}  "
-                  f"valid {accuracy(model, *valid):.1f}", flush=True)
+    if args.table:
+        print(table(args.reference))
+        return
+    if not args.name:
+        parser.error("--name is required to run a candidate")
+    run(args)
 
 
 if __name__ == "__main__":

@@ -48,9 +48,28 @@ class PTSSNNBrain(sb.Brain):
             self.checkpointer.add_recoverable("lr_scheduler", self.lr_scheduler)
 
     def compute_forward(self, batch, stage):
-        """Runs the adapter on a batch of features; returns logits."""
+        """Runs the adapter on a batch of features; returns logits.
+
+        In training, the features first go through ``hparams.feature_augmentations``
+        (if any: SpeechBrain ``augment`` modules over ``[batch, time, channels]``,
+        e.g. ``SpectrogramDrop`` along time or channels) and, with
+        ``hparams.mixup_alpha > 0``, are mixed with a shuffled copy of the batch
+        (mixup: ``lam * x + (1 - lam) * x[perm]``, ``lam ~ Beta(alpha, alpha)``,
+        the longer of the two lengths kept).
+        """
         batch = batch.to(self.device)
         feats, lengths = batch.feats
+        self.mixup = None
+        if stage == sb.Stage.TRAIN:
+            for augment in getattr(self.hparams, "feature_augmentations", None) or ():
+                feats = augment(feats)
+            alpha = getattr(self.hparams, "mixup_alpha", 0.0) or 0.0
+            if alpha > 0:
+                lam = float(torch.distributions.Beta(alpha, alpha).sample())
+                perm = torch.randperm(feats.shape[0], device=feats.device)
+                feats = lam * feats + (1.0 - lam) * feats[perm]
+                lengths = torch.maximum(lengths, lengths[perm])
+                self.mixup = (lam, perm)
         return self.modules.adapter(feats, lengths)
 
     def compute_objectives(self, predictions, batch, stage):
@@ -58,6 +77,9 @@ class PTSSNNBrain(sb.Brain):
         targets, _ = batch.emo_encoded
         targets = targets.reshape(-1)
         loss = self.hparams.compute_cost(predictions, targets)
+        if self.mixup is not None:
+            lam, perm = self.mixup
+            loss = lam * loss + (1.0 - lam) * self.hparams.compute_cost(predictions, targets[perm])
         if stage != sb.Stage.TRAIN:
             probabilities = torch.softmax(predictions.detach().float(), dim=-1).cpu()
             self.collected["ids"].extend(batch.id)

@@ -287,10 +287,15 @@ class CrossValidation:
     def _configuration(self):
         hp = self.hparams
         trainable = sum(p.numel() for p in hp["adapter"].parameters() if p.requires_grad)
+        scalar = (str, int, float, bool, type(None))
         plain = {
             key: value
             for key, value in hp.items()
-            if isinstance(value, (str, int, float, bool, list, type(None))) and not key.startswith("__")
+            if not key.startswith("__")
+            and (
+                isinstance(value, scalar)
+                or isinstance(value, list) and all(isinstance(item, scalar) for item in value)
+            )
         }
         return {"hparams_file": os.path.abspath(self.hparams_file), "overrides": self.overrides,
                 "trainable_parameters": trainable, "hparams": plain}

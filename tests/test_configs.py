@@ -51,10 +51,16 @@ def top_level_keys(path):
     return [m.group(1) for m in re.finditer(r"^([A-Za-z_]\w*):", Path(path).read_text(), re.M)]
 
 
+PLAIN = (str, int, float, bool, type(None))
+
+
 def plain_values(hparams):
     return {
         key: value for key, value in hparams.items()
-        if isinstance(value, (str, int, float, bool, list, type(None))) and not key.startswith("__")
+        if not key.startswith("__") and (
+            isinstance(value, PLAIN)
+            or isinstance(value, list) and all(isinstance(item, PLAIN) for item in value)
+        )
     }
 
 

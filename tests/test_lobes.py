@@ -253,3 +253,34 @@ def test_fused_plif_equals_spikingjelly_on_binary_input_at_the_threshold(decay_i
         x[:, :5] = torch.randn(4, 5, 64) * 2  # real-valued "prompts" first
         mismatches += int((reference(x) != fused(x)).sum())
     assert mismatches == 0
+
+
+def test_membrane_readout_is_the_mean_potential_of_leaky_integrators():
+    from speechbrain_ptssnn.lobes.classifier import SpikingClassifier
+
+    classifier = SpikingClassifier(5, 3, readout="membrane", init_tau=3.0)
+    x, lengths = torch.randn(2, 7, 5), torch.tensor([1.0, 4 / 7])
+    logits = classifier(x, lengths)
+    current, q = classifier.linear(x), 1 / 3.0
+    for b, frames in enumerate([7, 4]):
+        v, total = torch.zeros(3), torch.zeros(3)
+        for t in range(frames):
+            v = v + (current[b, t] - v) * q
+            total += v
+        assert torch.allclose(total / frames, logits[b], atol=1e-5)
+    padded = x.clone()
+    padded[1, 4:] = 1e3
+    assert torch.allclose(classifier(padded, lengths), logits)
+
+
+def test_spike_encoder_and_spiking_qkv_emit_binary_spikes_and_honour_padding():
+    from speechbrain_ptssnn.lobes.spike_encoder import SpikeEncoder
+
+    encoder = SpikeEncoder(6)
+    spikes = encoder(torch.randn(2, 9, 6) * 3, torch.tensor([1.0, 5 / 9]))
+    assert spikes.shape == (2, 9, 12) and set(spikes.unique().tolist()) <= {0.0, 1.0}
+    assert spikes[1, 5:].sum() == 0
+    attention = SpikingSparseLinearAttention(dim=12, num_prompts=2, spiking_qkv=True)
+    frames, prompts = attention(spikes, torch.tensor([1.0, 5 / 9]))
+    assert frames.shape == (2, 9, 12) and prompts.shape == (2, 2, 12)
+    assert frames[1, 5:].abs().sum() == 0

@@ -9,9 +9,11 @@ from speechbrain_ptssnn.lobes.homeostatic_bias import HomeostaticBiasGenerator
 from speechbrain_ptssnn.lobes.masking import check_lengths, lengths_to_mask, masked_mean
 from speechbrain_ptssnn.lobes.neurons import PLIF
 from speechbrain_ptssnn.lobes.soft_saturation import SoftSaturation
+from speechbrain_ptssnn.lobes.spike_encoder import SpikeEncoder
 from speechbrain_ptssnn.lobes.spiking_blocks import SpikingTemporalShiftBlock
 
 VARIANTS = ("full", "no_prompt", "no_attention", "only_shift", "vanilla")
+INPUT_ENCODINGS = ("current", "spikes", "one_sided_spikes")
 
 
 class PTSSNN(torch.nn.Module):
@@ -31,6 +33,16 @@ class PTSSNN(torch.nn.Module):
     before they are added, so training starts from the blocks' spikes alone
     and admits as much attention as helps (the prompts still drive the
     bias generator ungated).
+
+    Deviations for energy and accuracy, each off in the paper's form:
+    ``input_encoding="spikes"`` puts a :class:`SpikeEncoder` (ON and OFF
+    neurons per channel; ``"one_sided_spikes"``: ON only) between the soft
+    saturation and the first block, so every projection reads spikes;
+    ``spiking_qkv=True`` makes the attention's queries, keys and values
+    spikes; ``readout="membrane"`` reads the mean membrane potential of
+    non-firing output integrators instead of firing rates (see
+    :class:`SpikingClassifier`); ``spike_dropout`` drops spikes between the
+    blocks during training.
 
     Ablations (the paper's Table V), by ``variant``:
 
@@ -78,6 +90,15 @@ class PTSSNN(torch.nn.Module):
     variant : str
         One of ``"full"``, ``"no_prompt"``, ``"no_attention"``,
         ``"only_shift"``, ``"vanilla"``.
+    input_encoding : str
+        ``"current"`` (the paper: saturated features drive the first block),
+        ``"spikes"`` or ``"one_sided_spikes"`` (through a :class:`SpikeEncoder`).
+    spiking_qkv : bool
+        Spiking queries, keys and values (see :class:`SpikingSparseLinearAttention`).
+    readout : str
+        ``"rate"`` (Eq. 4) or ``"membrane"`` (see :class:`SpikingClassifier`).
+    spike_dropout : float
+        Dropout probability on the spikes leaving each block (training only).
     ann_twin : bool
         Build the ANN twin instead: the same layers with ReLU in place of
         every PLIF layer (for speed and energy comparisons).
@@ -109,11 +130,19 @@ class PTSSNN(torch.nn.Module):
         surrogate=surrogate.Sigmoid,
         steepness=5.0,
         variant="full",
+        input_encoding="current",
+        spiking_qkv=False,
+        readout="rate",
+        spike_dropout=0.0,
         ann_twin=False,
     ):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown PTS-SNN variant {variant!r}; expected one of {VARIANTS}")
+        if input_encoding not in INPUT_ENCODINGS:
+            raise ValueError(
+                f"unknown input_encoding {input_encoding!r}; expected one of {INPUT_ENCODINGS}"
+            )
         self.input_size = input_size
         self.variant = variant
         neuron_kwargs = dict(
@@ -129,7 +158,14 @@ class PTSSNN(torch.nn.Module):
             self.neurons = PLIF(**neuron_kwargs)
         else:
             self.saturation = SoftSaturation(input_size, xi=saturation_xi)
-            sizes = [input_size, *hidden_sizes]
+            first = input_size
+            self.encoder = None
+            if input_encoding != "current":
+                self.encoder = SpikeEncoder(
+                    input_size, two_sided=input_encoding == "spikes", **neuron_kwargs
+                )
+                first = self.encoder.output_size
+            sizes = [first, *hidden_sizes]
             self.blocks = torch.nn.ModuleList(
                 SpikingTemporalShiftBlock(n_in, n_out, shift_fraction, **neuron_kwargs)
                 for n_in, n_out in zip(sizes[:-1], sizes[1:])
@@ -137,7 +173,7 @@ class PTSSNN(torch.nn.Module):
         if variant in ("full", "no_prompt"):
             prompts = num_prompts if variant == "full" else 0
             self.attention = SpikingSparseLinearAttention(
-                dim, prompts, scaled=attention_scaled, **neuron_kwargs
+                dim, prompts, scaled=attention_scaled, spiking_qkv=spiking_qkv, **neuron_kwargs
             )
         if attention_gate and variant in ("full", "no_prompt"):
             self.attention_gate = torch.nn.Parameter(torch.zeros(()))
@@ -145,9 +181,11 @@ class PTSSNN(torch.nn.Module):
             self.register_parameter("attention_gate", None)
         if variant in ("full", "no_prompt", "no_attention"):
             self.bias_generator = HomeostaticBiasGenerator(dim, bias_hidden_size, kappa)
+        self.spike_dropout = torch.nn.Dropout(spike_dropout)
         self.classifier = SpikingClassifier(
             dim,
             n_classes,
+            readout=readout,
             learn_output_scale=learn_output_scale,
             break_ties=break_ties,
             **neuron_kwargs,
@@ -183,8 +221,10 @@ class PTSSNN(torch.nn.Module):
         if self.variant == "vanilla":
             return self.neurons(self.projection(x), mask)
         h = self.saturation(x, lengths)
+        if self.encoder is not None:
+            h = self.encoder(h, lengths)
         for block in self.blocks:
-            h = block(h, lengths)
+            h = self.spike_dropout(block(h, lengths))
         if self.variant == "only_shift":
             return h
         summary_source = h

@@ -5,6 +5,7 @@ from spikingjelly.activation_based import surrogate
 
 from speechbrain_ptssnn.lobes.masking import lengths_to_mask
 from speechbrain_ptssnn.lobes.neurons import PLIF
+from speechbrain_ptssnn.lobes.normalization import MaskedBatchNorm
 
 
 class SpikingSparseLinearAttention(torch.nn.Module):
@@ -35,6 +36,13 @@ class SpikingSparseLinearAttention(torch.nn.Module):
     :math:`1/\\sqrt{D}`, the usual attention temperature: ``Y`` sums ``D``
     products, and unscaled it can outweigh the binary spikes it is added to.
 
+    With ``spiking_qkv=True`` (a deviation, as in spike-driven transformers)
+    queries, keys and values are spikes themselves,
+    :math:`Q = \\mathrm{PLIF}(\\mathrm{BN}(S W_Q))` and likewise ``K``, ``V``:
+    ``K^T V`` then counts coincident spikes and ``Q (\\hat{K}^T V)`` adds
+    rows of the context, so Eq. 9 needs accumulates only (the column scaling
+    of ``K`` is ``D`` multiplies per context row).
+
     Arguments
     ---------
     dim : int
@@ -43,6 +51,8 @@ class SpikingSparseLinearAttention(torch.nn.Module):
         Learnable prompts ``L_p`` (0 for the "without prompts" ablation).
     scaled : bool
         Multiply the output by ``1 / sqrt(dim)``.
+    spiking_qkv : bool
+        Binarise queries, keys and values through batch norm and PLIF.
     init_tau, v_threshold, surrogate, steepness, spiking :
         The PLIF layer's settings (see :class:`PLIF`); ``spiking=False``
         gives the ANN twin's ReLU.
@@ -66,6 +76,7 @@ class SpikingSparseLinearAttention(torch.nn.Module):
         eps=1e-6,
         spiking=True,
         scaled=False,
+        spiking_qkv=False,
     ):
         super().__init__()
         self.dim = dim
@@ -82,6 +93,13 @@ class SpikingSparseLinearAttention(torch.nn.Module):
         self.query = torch.nn.Linear(dim, dim, bias=False)
         self.key = torch.nn.Linear(dim, dim, bias=False)
         self.value = torch.nn.Linear(dim, dim, bias=False)
+        self.spiking_qkv = spiking_qkv
+        if spiking_qkv:
+            self.qkv_norms = torch.nn.ModuleList(MaskedBatchNorm(dim) for _ in range(3))
+            self.qkv_neurons = torch.nn.ModuleList(
+                PLIF(init_tau, v_threshold, surrogate, steepness, spiking=spiking)
+                for _ in range(3)
+            )
 
     def forward(self, x, lengths=None):
         """Attends over ``x`` ``[batch, time, dim]``.
@@ -102,6 +120,13 @@ class SpikingSparseLinearAttention(torch.nn.Module):
             mask = torch.cat([prompt_mask, mask], dim=1)
         spikes = self.neurons(x, mask)
         query, key, value = self.query(spikes), self.key(spikes), self.value(spikes)
+        if self.spiking_qkv:
+            query, key, value = (
+                neurons(norm(projected, mask), mask)
+                for projected, norm, neurons in zip(
+                    (query, key, value), self.qkv_norms, self.qkv_neurons
+                )
+            )
         key = key / key.norm(dim=1, keepdim=True).clamp(min=self.eps)
         context = torch.einsum("bnd,bne->bde", key, value)
         y = torch.einsum("bnd,bde->bne", query, context)
@@ -111,4 +136,7 @@ class SpikingSparseLinearAttention(torch.nn.Module):
         return y[:, self.num_prompts :], y[:, : self.num_prompts]
 
     def extra_repr(self):
-        return f"dim={self.dim}, num_prompts={self.num_prompts}, scale={self.scale:g}"
+        return (
+            f"dim={self.dim}, num_prompts={self.num_prompts}, scale={self.scale:g}, "
+            f"spiking_qkv={self.spiking_qkv}"
+        )
