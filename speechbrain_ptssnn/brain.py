@@ -40,6 +40,19 @@ class PTSSNNBrain(sb.Brain):
     ``tensorboard_logger`` (a ``speechbrain.utils.train_logger.TensorboardLogger``).
     """
 
+    def on_fit_start(self):
+        """Starts the adapter from ``hparams.initial_state`` (if given), then recovers.
+
+        ``initial_state`` is a state dict file of the adapter (an exported
+        ``adapter.ckpt``, say) loaded with ``weights_only=True``; a checkpoint
+        of the run itself, when there is one, still wins (resume).
+        """
+        path = getattr(self.hparams, "initial_state", None)
+        if path:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            self.modules.adapter.load_state_dict(state)
+        super().on_fit_start()
+
     def init_optimizers(self):
         """Creates the optimiser, then its scheduler (checkpointed with it)."""
         super().init_optimizers()

@@ -21,6 +21,7 @@ RECIPE = REPO / "recipes" / "EMODB" / "train.py"
 
 #: config → (experiment_name, adapter class, PTSSNN variant or None)
 CONFIGS = {
+    "ptssnn_paper.yaml": ("ptssnn_paper", PTSSNN, "full"),
     "baselines/linear.yaml": ("linear", LinearBaseline, None),
     "baselines/vanilla_snn.yaml": ("vanilla_snn", PTSSNN, "vanilla"),
     "ablations/no_prompt.yaml": ("no_prompt", PTSSNN, "no_prompt"),
