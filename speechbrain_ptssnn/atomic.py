@@ -1,15 +1,79 @@
-"""Writing result files so that an interruption never leaves half a file."""
+"""Writing files so that an interruption never leaves half a file.
 
+Every file the project writes for later reading (results, cache entries,
+exported models) goes through :func:`atomic_path`: the content is written to
+a temporary file made by ``tempfile.mkstemp`` in the target's own folder (so
+two writers never share it, and the final rename stays on one file system),
+then moved over the target with ``os.replace``, which is atomic. A killed
+process leaves the old file or the new one, never a truncated one.
+"""
+
+import contextlib
 import json
 import os
+import tempfile
 
 
-def write_json(path, data):
-    """Writes ``data`` as indented JSON to ``path`` through a temporary file.
+@contextlib.contextmanager
+def atomic_path(path):
+    """A temporary path to write to; it replaces ``path`` when the block succeeds.
 
-    The file appears complete or not at all (``os.replace`` is atomic), so a
-    run killed mid-write never leaves a truncated ``metrics.json`` that a rerun
-    would take for a finished fold.
+    On an exception the temporary file is removed and ``path`` is left as it
+    was. The target's folder is created if needed.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file to write.
+
+    Yields
+    ------
+    str
+        The temporary file's path (it exists, empty).
+
+    Example
+    -------
+    >>> import tempfile, torch
+    >>> path = os.path.join(tempfile.mkdtemp(), "state.pt")
+    >>> with atomic_path(path) as tmp:
+    ...     torch.save({"w": torch.ones(1)}, tmp)
+    >>> torch.load(path)["w"].tolist(), sorted(os.listdir(os.path.dirname(path)))
+    ([1.0], ['state.pt'])
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+def write_text(path, text):
+    """Writes ``text`` (UTF-8) to ``path`` atomically.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "card.md")
+    >>> write_text(path, "# model")
+    >>> open(path).read()
+    '# model'
+    """
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as stream:
+        stream.write(text)
+
+
+def write_json(path, data, **options):
+    """Writes ``data`` as indented JSON to ``path`` atomically.
+
+    A run killed mid-write never leaves a truncated ``metrics.json`` that a
+    rerun would take for a finished fold.
 
     Arguments
     ---------
@@ -17,6 +81,8 @@ def write_json(path, data):
         The file to write.
     data : object
         Anything ``json.dump`` accepts.
+    **options
+        More ``json.dump`` options (``sort_keys``, ``default``, ...).
 
     Example
     -------
@@ -26,7 +92,4 @@ def write_json(path, data):
     >>> open(path).read()
     '{\\n  "WA": 50.0\\n}'
     """
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as stream:
-        json.dump(data, stream, indent=2)
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=2, **options))

@@ -29,7 +29,6 @@ import json
 import logging
 import os
 
-import speechbrain as sb
 import torch
 import yaml
 from hyperpyyaml import load_hyperpyyaml
@@ -40,14 +39,14 @@ from speechbrain.utils.train_logger import FileTrainLogger
 from speechbrain_ptssnn.brain import PTSSNNBrain
 from speechbrain_ptssnn.dataio import SORTINGS, dataio_prep, label_encoder_for
 from speechbrain_ptssnn.dataprep.manifest import read_manifest
-from speechbrain_ptssnn.dataprep.prepare import OPTIONS_FILE, fold_folders, select_emotions
+from speechbrain_ptssnn.dataprep.prepare import select_emotions
 from speechbrain_ptssnn.features import make_feature_source
+from speechbrain_ptssnn.runs import BEST_METRICS, OPTIONS_FILE, fold_folders
 from speechbrain_ptssnn.summary import write_summary
 
 logger = logging.getLogger(__name__)
 
 PROTOCOLS = (None, "stratified", "loso")
-BEST_METRICS = ("UA", "WA", "F1", "loss")
 
 
 def default_distributed_backend(run_opts):

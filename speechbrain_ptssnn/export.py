@@ -41,10 +41,14 @@ import tempfile
 import torch
 import yaml
 
-from speechbrain_ptssnn.dataprep.prepare import OPTIONS_FILE, fold_folders, fold_number
-from speechbrain_ptssnn.summary import read_fold_metrics
-
-BEST_METRICS = ("UA", "WA", "F1", "loss")
+from speechbrain_ptssnn.runs import (
+    OPTIONS_FILE,
+    best_checkpoint,
+    fold_folders,
+    fold_number,
+    read_fold_metrics,
+    read_json,
+)
 FILES = (
     "hyperparams.yaml", "adapter.ckpt", "label_encoder.txt", "custom_interface.py", "README.md",
 )
@@ -229,47 +233,6 @@ def choose_fold(run_folder, fold=None):
     return max(sorted(folds), key=lambda k: float(folds[k]["UA"]))
 
 
-def best_checkpoint(fold_folder, best_metric="UA"):
-    """The checkpoint training evaluated: the best on validation by ``best_metric``.
-
-    Arguments
-    ---------
-    fold_folder : str
-        ``<run>/fold_<k>``.
-    best_metric : str
-        ``UA``, ``WA``, ``F1`` (highest wins) or ``loss`` (lowest wins).
-
-    Returns
-    -------
-    speechbrain.utils.checkpoints.Checkpoint
-        Its ``paramfiles["adapter"]`` is the adapter's weights.
-
-    Raises
-    ------
-    ValueError
-        If the fold has no checkpoint with an adapter.
-    """
-    from speechbrain.utils.checkpoints import Checkpointer
-
-    if best_metric not in BEST_METRICS:
-        raise ValueError(f"unknown best_metric {best_metric!r}; expected one of {BEST_METRICS}")
-    save = os.path.join(fold_folder, "save")
-    checkpointer = Checkpointer(save)
-    key = {"min_key": best_metric} if best_metric == "loss" else {"max_key": best_metric}
-    checkpoint = checkpointer.find_checkpoint(**key) if os.path.isdir(save) else None
-    if checkpoint is None or "adapter" not in checkpoint.paramfiles:
-        raise ValueError(f"{save} holds no checkpoint with adapter weights (and {best_metric} "
-                         "in its metadata)")
-    return checkpoint
-
-
-def _read_json(path):
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as stream:
-        return json.load(stream)
-
-
 def _plain_state_dict(path):
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
@@ -324,7 +287,7 @@ def _training_weights_fingerprint(hparams, source):
     wanted = os.path.abspath(source) if os.path.isdir(source) else source
     found = set()
     for path in glob.glob(os.path.join(cache, "Emotion2vec-*", "identity.json")):
-        identity = _read_json(path) or {}
+        identity = read_json(path) or {}
         upstream = identity.get("upstream", {})
         if (upstream.get("source") == wanted
                 and identity.get("storage_dtype") == str(hparams.get("storage_dtype", "float16"))):
@@ -400,8 +363,8 @@ def export_run(
                                 "hyperparams.yaml)")
     with open(hparams_path, encoding="utf-8") as stream:
         hparams = read_tagged_yaml(stream.read())
-    summary = _read_json(os.path.join(run_folder, "summary.json"))
-    options = (_read_json(os.path.join(run_folder, OPTIONS_FILE)) or {}).get("options", {})
+    summary = read_json(os.path.join(run_folder, "summary.json"))
+    options = (read_json(os.path.join(run_folder, OPTIONS_FILE)) or {}).get("options", {})
     if summary:  # the hparams as training loaded them (n_classes set from the labels)
         plain = summary.get("configuration", {}).get("hparams", {})
         hparams.update({k: v for k, v in plain.items() if not isinstance(hparams.get(k), Tagged)})
@@ -409,7 +372,7 @@ def export_run(
     requested = fold
     fold = choose_fold(run_folder, fold)
     fold_folder = os.path.join(run_folder, f"fold_{fold}")
-    metrics = _read_json(os.path.join(fold_folder, "metrics.json"))
+    metrics = read_json(os.path.join(fold_folder, "metrics.json"))
     encoder_path = os.path.join(fold_folder, "label_encoder.txt")
     if not os.path.isfile(encoder_path):
         raise FileNotFoundError(f"{encoder_path} is missing")

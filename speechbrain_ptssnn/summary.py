@@ -1,36 +1,11 @@
 """Cross-validation summary: every fold's metrics, their mean and std."""
 
 import csv
-import json
 import os
 import statistics
 
 from speechbrain_ptssnn.atomic import write_json
-from speechbrain_ptssnn.dataprep.prepare import fold_folders, fold_number
-
-METRICS = ("WA", "UA", "F1")
-
-
-def read_fold_metrics(output_folder):
-    """The ``metrics.json`` of every finished fold.
-
-    Arguments
-    ---------
-    output_folder : str
-        An experiment folder holding ``fold_<k>/`` folders.
-
-    Returns
-    -------
-    dict
-        Fold number → its metrics (folds without ``metrics.json`` left out).
-    """
-    folds = {}
-    for folder in fold_folders(output_folder):
-        path = os.path.join(folder, "metrics.json")
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as stream:
-                folds[fold_number(folder)] = json.load(stream)
-    return folds
+from speechbrain_ptssnn.runs import METRICS, read_fold_metrics
 
 
 def summarize(folds, labels):

@@ -32,10 +32,8 @@ from miniature_corpora import (
     build_urdu,
     write_audio,
 )
+from speechbrain_ptssnn.runs import OPTIONS_FILE, SKIPPED_FILE, SPLITS
 from speechbrain_ptssnn.dataprep.prepare import (
-    OPTIONS_FILE,
-    SKIPPED_FILE,
-    SPLITS,
     prepare_casia,
     prepare_corpus,
     prepare_emodb,

@@ -69,7 +69,7 @@ def test_second_pass_calls_the_backbone_zero_times(tmp_path, wavs, upstream, mon
         assert torch.equal(a, round_to_storage_dtype(direct[0], "float16"))
     assert len(_entries(cache.folder)) == 3
     assert os.path.isfile(os.path.join(cache.folder, "identity.json"))
-    assert not [n for _, _, names in os.walk(cache.folder) for n in names if n.startswith(".tmp")]
+    assert not [n for _, _, names in os.walk(cache.folder) for n in names if n.endswith(".tmp")]
 
 
 def test_load_computes_missing_entries_once(tmp_path, wavs, upstream, monkeypatch):
@@ -156,7 +156,7 @@ def test_interrupted_write_leaves_no_entry(tmp_path, wavs, upstream, monkeypatch
         cache.fill(wavs[:1])
     monkeypatch.undo()
     assert _entries(cache.folder) == []
-    assert not [n for _, _, names in os.walk(cache.folder) for n in names if n.startswith(".tmp")]
+    assert not [n for _, _, names in os.walk(cache.folder) for n in names if n.endswith(".tmp")]
     assert cache.fill(wavs[:1])["computed"] == 1
 
 

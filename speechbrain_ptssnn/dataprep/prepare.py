@@ -22,7 +22,6 @@ duplicate utterance ids and a corpus without usable files are errors.
 import json
 import logging
 import os
-import re
 import shutil
 from collections import Counter
 
@@ -37,58 +36,10 @@ from speechbrain_ptssnn.dataprep.folds import (
     make_folds,
 )
 from speechbrain_ptssnn.dataprep.manifest import manifest_entry, write_manifest
+from speechbrain_ptssnn.runs import OPTIONS_FILE, SKIPPED_FILE, SPLITS, fold_folders
 
 logger = logging.getLogger(__name__)
 
-OPTIONS_FILE = "prepare_options.json"
-SKIPPED_FILE = "skipped_files.txt"
-SPLITS = ("train", "valid", "test")
-FOLD_FOLDER = re.compile(r"^fold_(\d+)$")
-
-
-def fold_number(folder):
-    """The ``k`` of a ``fold_<k>`` folder.
-
-    Example
-    -------
-    >>> fold_number("/runs/x/fold_10")
-    10
-    """
-    return int(os.path.basename(os.path.normpath(folder)).split("_", 1)[1])
-
-
-def fold_folders(output_folder):
-    """The fold folders of a prepared output folder, in fold order.
-
-    Arguments
-    ---------
-    output_folder : str
-        An output folder of :func:`prepare_corpus`.
-
-    Returns
-    -------
-    list of str
-        Absolute paths of ``fold_1``, ``fold_2``, ... (empty if none).
-
-    Example
-    -------
-    >>> import os, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> for k in [10, 2, 1]:
-    ...     os.mkdir(os.path.join(root, f"fold_{k}"))
-    >>> [os.path.basename(path) for path in fold_folders(root)]
-    ['fold_1', 'fold_2', 'fold_10']
-    """
-    output_folder = os.path.abspath(output_folder)
-    if not os.path.isdir(output_folder):
-        return []
-    numbered = [
-        (int(match.group(1)), name)
-        for name in os.listdir(output_folder)
-        if (match := FOLD_FOLDER.match(name))
-        and os.path.isdir(os.path.join(output_folder, name))
-    ]
-    return [os.path.join(output_folder, name) for _, name in sorted(numbered)]
 
 
 def select_emotions(corpus, emotions):

@@ -34,11 +34,12 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import zipfile
 
 import torch
 from tqdm import tqdm
+
+from speechbrain_ptssnn.atomic import atomic_path, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -425,16 +426,8 @@ class FeatureCache:
 
     def _write(self, entry, data):
         directory = os.path.dirname(entry)
-        os.makedirs(directory, exist_ok=True)
-        handle, tmp_path = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".pt")
-        try:
-            with os.fdopen(handle, "wb") as f:
-                torch.save(data, f)
-            os.replace(tmp_path, entry)
-        except BaseException:
-            if os.path.exists(tmp_path):
-                os.remove(tmp_path)
-            raise
+        with atomic_path(entry) as tmp, open(tmp, "wb") as stream:
+            torch.save(data, stream)
         # Older versions of the same audio file are stale for good.
         prefix = os.path.basename(entry).split("-")[0] + "-"
         for name in os.listdir(directory):
@@ -448,10 +441,7 @@ class FeatureCache:
         path = os.path.join(self.folder, "identity.json")
         if os.path.exists(path):
             return
-        handle, tmp_path = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            json.dump(self._identity, f, indent=2, sort_keys=True, default=str)
-        os.replace(tmp_path, path)
+        write_json(path, self._identity, sort_keys=True, default=str)
 
     def __repr__(self):
         return (

@@ -1,17 +1,10 @@
 """One table over several runs: accuracy, parameters and energy (the paper's Tables II-V)."""
 
-import json
 import os
 import statistics
 
-from speechbrain_ptssnn.summary import read_fold_metrics, summarize
-
-METRICS = ("WA", "UA", "F1")
-
-
-def _read_json(path):
-    with open(path, encoding="utf-8") as stream:
-        return json.load(stream)
+from speechbrain_ptssnn.runs import METRICS, read_fold_metrics, read_json
+from speechbrain_ptssnn.summary import summarize
 
 
 def run_summary(run_folder):
@@ -52,7 +45,7 @@ def run_summary(run_folder):
     summary_path = os.path.join(run_folder, "summary.json")
     configuration = {}
     if os.path.exists(summary_path):
-        summary = _read_json(summary_path)
+        summary = read_json(summary_path)
         mean, std = summary["mean"], summary["std"]
         folds = sorted(int(k) for k in summary["folds"])
         configuration = summary.get("configuration") or {}
@@ -71,7 +64,7 @@ def run_summary(run_folder):
     for name in sorted(os.listdir(run_folder)):
         path = os.path.join(run_folder, name, "efficiency.json")
         if name.startswith("fold_") and os.path.exists(path):
-            reports.append(_read_json(path))
+            reports.append(read_json(path))
 
     def average(get):
         values = [get(report) for report in reports]

@@ -30,7 +30,6 @@ from speechbrain_ptssnn.report.energy import (
     upstream_estimate,
 )
 from speechbrain_ptssnn.report.loading import (
-    finished_folds,
     read_predictions,
     read_test_set,
     rebuild_fold,
@@ -42,6 +41,7 @@ from speechbrain_ptssnn.report.monitor import (
 )
 from speechbrain_ptssnn.report.parameters import parameter_table
 from speechbrain_ptssnn.report.plots import plot_classifier_current, plot_firing_rates
+from speechbrain_ptssnn.runs import finished_folds
 
 logger = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ def fold_efficiency(
     >>> fold_efficiency(tempfile.mkdtemp(), 3)
     Traceback (most recent call last):
     ...
-    ValueError: ... has no fold 3 (no folder .../fold_3)
+    ValueError: ... has no fold 3 (folds: none)
     """
     fold_run = rebuild_fold(output_folder, fold, overrides=overrides, device=device)
     model, hparams, folder = fold_run["model"], fold_run["hparams"], fold_run["folder"]

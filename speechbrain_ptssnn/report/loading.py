@@ -24,89 +24,7 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_ptssnn.dataprep.manifest import read_manifest
-from speechbrain_ptssnn.dataprep.prepare import fold_folders, fold_number
-
-
-def finished_folds(output_folder):
-    """The folds of an experiment folder that have a ``metrics.json``.
-
-    Arguments
-    ---------
-    output_folder : str
-        An experiment folder.
-
-    Returns
-    -------
-    list of int
-        Fold numbers, ascending.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the folder does not exist.
-    ValueError
-        If it has no finished fold.
-
-    Example
-    -------
-    >>> import os, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> for k in (1, 2):
-    ...     os.makedirs(os.path.join(root, f"fold_{k}"))
-    >>> open(os.path.join(root, "fold_2", "metrics.json"), "w").close()
-    >>> finished_folds(root)
-    [2]
-    """
-    if not os.path.isdir(output_folder):
-        raise FileNotFoundError(f"experiment folder {output_folder} does not exist")
-    folds = [
-        fold_number(folder)
-        for folder in fold_folders(output_folder)
-        if os.path.exists(os.path.join(folder, "metrics.json"))
-    ]
-    if not folds:
-        raise ValueError(
-            f"{output_folder} has no finished fold (no fold_<k>/metrics.json): "
-            "train it with a recipe first, e.g. recipes/EMODB/train.py"
-        )
-    return folds
-
-
-def fold_folder(output_folder, fold):
-    """The folder of a finished fold, checked.
-
-    Arguments
-    ---------
-    output_folder : str
-        An experiment folder.
-    fold : int
-        The fold number.
-
-    Returns
-    -------
-    str
-
-    Raises
-    ------
-    ValueError
-        If the fold is missing or unfinished.
-
-    Example
-    -------
-    >>> import os, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> os.makedirs(os.path.join(root, "fold_1"))
-    >>> fold_folder(root, 1)
-    Traceback (most recent call last):
-    ...
-    ValueError: fold 1 of ... is not finished (no .../fold_1/metrics.json)
-    """
-    folder = os.path.join(output_folder, f"fold_{fold}")
-    if not os.path.isdir(folder):
-        raise ValueError(f"{output_folder} has no fold {fold} (no folder {folder})")
-    if not os.path.exists(os.path.join(folder, "metrics.json")):
-        raise ValueError(f"fold {fold} of {output_folder} is not finished (no {folder}/metrics.json)")
-    return folder
+from speechbrain_ptssnn.runs import best_checkpoint, finished_fold_folder
 
 
 def fold_labels(folder):
@@ -293,52 +211,6 @@ def hparams_candidates(output_folder, n_classes, overrides=None):
     return candidates
 
 
-def best_checkpoint(folder, best_metric="UA"):
-    """The checkpoint of a fold the recipe tested: best validation ``best_metric``.
-
-    Arguments
-    ---------
-    folder : str
-        A fold folder (holding ``save/``).
-    best_metric : str
-        ``UA``, ``WA``, ``F1`` (the highest wins) or ``loss`` (the lowest).
-
-    Returns
-    -------
-    speechbrain.utils.checkpoints.Checkpoint
-        With ``path``, ``meta`` and ``paramfiles``.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the fold has no checkpoint, or none with ``adapter.ckpt``.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> best_checkpoint(tempfile.mkdtemp())
-    Traceback (most recent call last):
-    ...
-    FileNotFoundError: fold folder ... has no checkpoint (no .../save/CKPT+*)
-    """
-    from speechbrain.utils.checkpoints import Checkpointer
-
-    save = os.path.join(folder, "save")
-    if not os.path.isdir(save) or not any(n.startswith("CKPT+") for n in os.listdir(save)):
-        raise FileNotFoundError(f"fold folder {folder} has no checkpoint (no {save}/CKPT+*)")
-    checkpointer = Checkpointer(save)
-    key = {"min_key": best_metric} if best_metric == "loss" else {"max_key": best_metric}
-    checkpoint = checkpointer.find_checkpoint(**key)
-    if checkpoint is None:
-        raise FileNotFoundError(
-            f"no checkpoint in {save} records the validation metric {best_metric!r}"
-        )
-    adapter = os.path.join(checkpoint.path, "adapter.ckpt")
-    if not os.path.exists(adapter):
-        raise FileNotFoundError(f"checkpoint {checkpoint.path} has no adapter.ckpt")
-    return checkpoint
-
-
 def rebuild_fold(output_folder, fold, overrides=None, device="cpu"):
     """The trained model of one fold, with its hparams and checkpoint.
 
@@ -371,9 +243,9 @@ def rebuild_fold(output_folder, fold, overrides=None, device="cpu"):
     >>> rebuild_fold(tempfile.mkdtemp(), 1)
     Traceback (most recent call last):
     ...
-    ValueError: ... has no fold 1 (no folder .../fold_1)
+    ValueError: ... has no fold 1 (folds: none)
     """
-    folder = fold_folder(output_folder, fold)
+    folder = finished_fold_folder(output_folder, fold)
     labels = fold_labels(folder)
     errors = []
     for description, loader in hparams_candidates(output_folder, len(labels), overrides):
