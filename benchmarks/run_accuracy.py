@@ -33,24 +33,34 @@ sys.path.insert(0, REPO)
 from speechbrain_ptssnn.atomic import write_json  # noqa: E402
 from speechbrain_ptssnn.dataprep.prepare import prepare_corpus  # noqa: E402
 
+#: configuration → (hparams file, its overrides); the ablations are override
+#: sets of the default, as README documents them
 CONFIGS = {
-    "ptssnn": "hparams/ptssnn.yaml",
-    "linear": "hparams/baselines/linear.yaml",
-    "vanilla_snn": "hparams/baselines/vanilla_snn.yaml",
-    "no_prompt": "hparams/ablations/no_prompt.yaml",
-    "no_attention": "hparams/ablations/no_attention.yaml",
-    "only_shift": "hparams/ablations/only_shift.yaml",
+    "ptssnn": ("hparams/ptssnn.yaml", []),
+    "ptssnn_paper": ("hparams/ptssnn_paper.yaml", []),
+    "linear": ("hparams/baselines/linear.yaml", []),
+    "vanilla_snn": ("hparams/baselines/vanilla_snn.yaml", []),
+    **{
+        name: ("hparams/ptssnn.yaml", [f"--variant={name}", f"--experiment_name={name}"])
+        for name in ("no_prompt", "no_attention", "only_shift")
+    },
 }
 
 
-def result_path(results, corpus, protocol, config, fold):
-    return os.path.join(results, f"{corpus}_{protocol}", config, f"fold_{fold}.json")
+def setting_name(args):
+    """``<corpus>_<protocol>``, or the name ``--setting`` gives (e.g. another encoder)."""
+    return args.setting or f"{args.corpus}_{args.protocol}"
+
+
+def result_path(args, config, fold):
+    return os.path.join(args.results, setting_name(args), config, f"fold_{fold}.json")
 
 
 def run_fold(args, config, fold, run_folder):
+    hparams_file, overrides = CONFIGS[config]
     command = [
         sys.executable, os.path.join(REPO, "recipes", args.corpus.upper(), "train.py"),
-        os.path.join(REPO, CONFIGS[config]),
+        os.path.join(REPO, hparams_file), *overrides,
         f"--data_folder={args.data_folder}", f"--output_folder={run_folder}",
         "--upstream=precomputed", f"--features_folder={args.features_folder}",
         f"--input_size={args.input_size}", f"--protocol={args.protocol}",
@@ -64,9 +74,10 @@ def run_fold(args, config, fold, run_folder):
 def save_result(args, config, label, fold, run_folder, seconds):
     with open(os.path.join(run_folder, f"fold_{fold}", "metrics.json"), encoding="utf-8") as stream:
         metrics = json.load(stream)
-    metrics.update(config=config, label=label, corpus=args.corpus, protocol=args.protocol, epochs=args.epochs,
-                   fold=fold, seconds=round(seconds, 1), extra=args.extra)
-    target = result_path(args.results, args.corpus, args.protocol, label, fold)
+    metrics.update(config=config, label=label, setting=setting_name(args), corpus=args.corpus,
+                   protocol=args.protocol, epochs=args.epochs, fold=fold,
+                   seconds=round(seconds, 1), extra=args.extra)
+    target = result_path(args, label, fold)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     write_json(target, metrics)
     return metrics
@@ -88,23 +99,25 @@ def main(argv=None):
                         help="a recipe override, repeatable: --extra=--lr=0.001 --extra=--seed=2")
     parser.add_argument("--label", help="name results and runs by this instead of the "
                         "configuration (one configuration only), e.g. ptssnn_gated")
+    parser.add_argument("--setting", help="name of the setting (results folder) instead of "
+                        "<corpus>_<protocol>, e.g. emodb_stratified_whisper_base")
     args = parser.parse_args(argv)
     if args.label and len(args.configs) > 1:
         parser.error("--label names one configuration's results: give one --configs")
 
     for config in args.configs:
         label = args.label or config
-        run_folder = os.path.join(args.work_folder, f"{args.corpus}_{args.protocol}", label)
+        run_folder = os.path.join(args.work_folder, setting_name(args), label)
         # the recipe's own preparation call with its default options: it skips it then
         folds = prepare_corpus(args.corpus, args.data_folder, run_folder, protocol=args.protocol)
         for fold in range(1, len(folds) + 1):
             if args.folds and fold not in args.folds:
                 continue
-            if os.path.exists(result_path(args.results, args.corpus, args.protocol, label, fold)):
+            if os.path.exists(result_path(args, label, fold)):
                 continue
             seconds = run_fold(args, config, fold, run_folder)
             metrics = save_result(args, config, label, fold, run_folder, seconds)
-            print(f"{label} {args.corpus} {args.protocol} fold {fold}: "
+            print(f"{label} {setting_name(args)} fold {fold}: "
                   f"WA {metrics['WA']:.2f} UA {metrics['UA']:.2f} ({seconds:.0f} s)", flush=True)
 
 

@@ -57,35 +57,36 @@ class EpochRecorder:
         self.epochs.append({**stats_meta, "train": train_stats, "valid": valid_stats})
 
 
-def train_on_fold(fold_folder, hparams_file, overrides, labels, device="cpu"):
-    """Fits one configuration on a fold; returns the per-epoch records."""
+def train_on_fold(hparams_file, overrides, labels, device="cpu"):
+    """Fits one configuration on a prepared fold; returns the per-epoch records.
+
+    ``overrides`` place the fold (``output_folder``, ``fold``); checkpoints go
+    to a temporary folder, so candidates never share one.
+    """
     from hyperpyyaml import load_hyperpyyaml
-    from speechbrain.utils.checkpoints import Checkpointer
 
     from speechbrain_ptssnn.brain import PTSSNNBrain
     from speechbrain_ptssnn.dataio import dataio_prep
     from speechbrain_ptssnn.features import make_feature_source
 
-    with open(hparams_file, encoding="utf-8") as stream:
-        hp = load_hyperpyyaml(stream, overrides)
     recorder = EpochRecorder()
     with tempfile.TemporaryDirectory() as save:
-        checkpointer = Checkpointer(save, recoverables={"adapter": hp["adapter"]})
+        with open(hparams_file, encoding="utf-8") as stream:
+            hp = load_hyperpyyaml(stream, {**overrides, "save_folder": save})
         brain = PTSSNNBrain(
-            modules={"adapter": hp["adapter"]},
+            modules=hp["modules"],
             opt_class=hp["opt_class"],
-            hparams=dict(hp, labels=labels, train_logger=recorder),
+            hparams=dict(hp, train_logger=recorder),
             run_opts={"device": device, "noprogressbar": True},
-            checkpointer=checkpointer,
+            checkpointer=hp["checkpointer"],
         )
-        datasets = dataio_prep(fold_folder, make_feature_source(hp), labels, hp["sorting"])
-        loader = {"batch_size": hp["batch_size"], "num_workers": 0}
+        datasets = dataio_prep(hp, make_feature_source(hp), labels)
         brain.fit(
             hp["epoch_counter"],
             datasets["train"],
             datasets["valid"],
-            train_loader_kwargs=dict(loader, shuffle=hp["sorting"] == "random"),
-            valid_loader_kwargs=loader,
+            train_loader_kwargs=hp["train_dataloader_options"],
+            valid_loader_kwargs=hp["dataloader_options"],
         )
     return recorder.epochs
 
@@ -102,9 +103,8 @@ def run(args):
         given[key] = yaml.safe_load(value)
     for setting in args.settings:
         corpus, protocol = setting.rsplit("_", 1)
-        folders = prepare_corpus(
-            corpus, data[corpus], os.path.join(args.work_folder, setting), protocol=protocol
-        )
+        output_folder = os.path.join(args.work_folder, setting)
+        prepare_corpus(corpus, data[corpus], output_folder, protocol=protocol)
         options = os.path.join(args.work_folder, setting, "prepare_options.json")
         with open(options, encoding="utf-8") as stream:
             labels = json.load(stream)["options"]["emotions"]
@@ -120,11 +120,12 @@ def run(args):
                 "features_folder": os.path.abspath(os.path.expanduser(features[corpus])),
                 "input_size": args.input_size,
                 "number_of_epochs": args.epochs,
-                "output_folder": os.path.join(args.work_folder, "unused"),
+                "output_folder": output_folder,
+                "fold": fold,
                 **given,
             }
             started = time.time()
-            epochs = train_on_fold(folders[fold - 1], args.hparams, overrides, labels)
+            epochs = train_on_fold(args.hparams, overrides, labels)
             last = epochs[-LAST_EPOCHS:]
             result = {
                 "name": args.name, "setting": setting, "fold": fold,

@@ -9,6 +9,7 @@ from speechbrain.utils.distributed import if_main_process
 
 from speechbrain_ptssnn.atomic import write_json
 from speechbrain_ptssnn.metrics import classification_metrics, confusion_matrix
+from speechbrain_ptssnn.runs import METRICS_FILE, PREDICTIONS
 
 
 class PTSSNNBrain(sb.Brain):
@@ -34,11 +35,18 @@ class PTSSNNBrain(sb.Brain):
     Arguments
     ---------
     See ``speechbrain.Brain``; ``hparams`` must hold ``compute_cost``,
-    ``labels`` (the class names in encoder order), ``lr_scheduler_class``
-    (called with the optimiser),
-    ``epoch_counter``, ``best_metric`` and ``train_logger``; optionally
-    ``tensorboard_logger`` (a ``speechbrain.utils.train_logger.TensorboardLogger``).
+    ``label_encoder`` (filled: its indices are the classes), ``lr_scheduler_class``
+    (called with the optimiser), ``epoch_counter``, ``best_metric``,
+    ``train_logger`` and ``fold_folder`` (where the test results go); optionally
+    ``tensorboard_logger`` (a ``speechbrain.utils.train_logger.TensorboardLogger``),
+    ``initial_state``, ``feature_augmentations`` and ``mixup_alpha``.
     """
+
+    @property
+    def labels(self):
+        """The class names, in encoder order."""
+        encoder = self.hparams.label_encoder
+        return [encoder.ind2lab[index] for index in range(len(encoder))]
 
     def on_fit_start(self):
         """Starts the adapter from ``hparams.initial_state`` (if given), then recovers.
@@ -109,7 +117,7 @@ class PTSSNNBrain(sb.Brain):
         probabilities = torch.tensor(self.collected["probabilities"])
         predicted = probabilities.argmax(dim=-1) if len(probabilities) else torch.zeros(0)
         confusion = confusion_matrix(
-            self.collected["targets"], predicted, len(self.hparams.labels)
+            self.collected["targets"], predicted, len(self.labels)
         )
         metrics = classification_metrics(confusion)
         metrics["loss"] = float(stage_loss)
@@ -150,7 +158,7 @@ class PTSSNNBrain(sb.Brain):
             tensorboard.log_stats(**stats)
 
     def _prediction_rows(self):
-        labels = self.hparams.labels
+        labels = self.labels
         rows = []
         for utt_id, target, probs in zip(
             self.collected["ids"], self.collected["targets"], self.collected["probabilities"]
@@ -159,22 +167,17 @@ class PTSSNNBrain(sb.Brain):
             rows.append([utt_id, labels[target], labels[predicted], *probs])
         return rows
 
-    def write_test_results(self, fold_folder):
-        """Writes ``predictions.csv`` and ``metrics.json`` (main process only).
-
-        Arguments
-        ---------
-        fold_folder : str
-            The fold's output folder.
-        """
+    def write_test_results(self):
+        """Writes the fold's ``predictions.csv`` and ``metrics.json`` (main process only)."""
         if not if_main_process():
             return
-        labels = list(self.hparams.labels)
-        with open(os.path.join(fold_folder, "predictions.csv"), "w", newline="") as stream:
+        fold_folder = self.hparams.fold_folder
+        labels = self.labels
+        with open(os.path.join(fold_folder, PREDICTIONS), "w", newline="") as stream:
             writer = csv.writer(stream)
             writer.writerow(["id", "true", "predicted", *[f"p_{label}" for label in labels]])
             for row in self.test_predictions:
                 writer.writerow(row[:3] + [f"{p:.6f}" for p in row[3:]])
         metrics = dict(self.test_metrics, labels=labels)
         metrics["recall"] = dict(zip(labels, metrics["recall"]))
-        write_json(os.path.join(fold_folder, "metrics.json"), metrics)
+        write_json(os.path.join(fold_folder, METRICS_FILE), metrics)

@@ -5,6 +5,8 @@ import os
 import speechbrain as sb
 from speechbrain.dataio.encoder import CategoricalEncoder
 
+from speechbrain_ptssnn.runs import LABEL_ENCODER, SPLITS
+
 SORTINGS = ("random", "ascending", "descending")
 
 
@@ -31,34 +33,40 @@ def label_encoder_for(labels):
     return encoder
 
 
-def dataio_prep(fold_folder, feature_source, labels, sorting="random"):
+def dataio_prep(hparams, feature_source, labels):
     """Builds the train, valid and test datasets of a prepared fold.
 
     Each item provides ``id``, ``feats`` (the upstream's frames ``[frames,
     dim]`` from ``feature_source.load(wav)``, float32 after the storage
-    dtype), ``emo`` and ``emo_encoded``.
+    dtype), ``emo`` and ``emo_encoded``. The label encoder of the hparams is
+    filled in ``labels`` order and saved as the fold's ``label_encoder.txt``.
 
     Arguments
     ---------
-    fold_folder : str
-        Holds ``train.json``, ``valid.json`` and ``test.json``.
+    hparams : dict
+        A fold's hparams: ``fold_folder`` (holding ``train.json``,
+        ``valid.json`` and ``test.json``), ``label_encoder`` and ``sorting``
+        (``"random"``: shuffled training batches; ``"ascending"`` or
+        ``"descending"``: training set sorted by duration, less padding).
     feature_source : object
         Has ``load(wav_path) -> Tensor[frames, dim]`` (a feature cache or
         precomputed features, see :mod:`speechbrain_ptssnn.features`).
     labels : list of str
         The classes, in encoder order.
-    sorting : str
-        ``"random"`` (shuffled training batches), ``"ascending"`` or
-        ``"descending"`` (training set sorted by duration, less padding).
 
     Returns
     -------
     dict
         ``"train"``, ``"valid"``, ``"test"``: ``DynamicItemDataset`` each.
     """
+    sorting = hparams["sorting"]
     if sorting not in SORTINGS:
         raise ValueError(f"sorting must be one of {SORTINGS}, got {sorting!r}")
-    encoder = label_encoder_for(labels)
+    encoder = hparams["label_encoder"]
+    encoder.load_or_create(
+        os.path.join(hparams["fold_folder"], LABEL_ENCODER), from_iterables=[labels]
+    )
+    encoder.expect_len(len(labels))
 
     @sb.utils.data_pipeline.takes("wav")
     @sb.utils.data_pipeline.provides("feats")
@@ -72,10 +80,9 @@ def dataio_prep(fold_folder, feature_source, labels, sorting="random"):
         yield encoder.encode_label_torch(emo)
 
     datasets = {}
-    for split in ("train", "valid", "test"):
-        manifest = os.path.join(fold_folder, f"{split}.json")
+    for split in SPLITS:
         datasets[split] = sb.dataio.dataset.DynamicItemDataset.from_json(
-            json_path=manifest,
+            json_path=os.path.join(hparams["fold_folder"], f"{split}.json"),
             dynamic_items=[feature_pipeline, label_pipeline],
             output_keys=["id", "feats", "emo", "emo_encoded"],
         )

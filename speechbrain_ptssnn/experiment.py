@@ -1,52 +1,48 @@
-"""Cross-validation of one hparams file on one corpus, as the recipes run it.
+"""What the recipes share around their fold loop: options, folds, features, summary.
 
-A recipe parses its command line, then::
-
-    experiment = CrossValidation("emodb", hparams_file, overrides, run_opts)
-    run_on_main(prepare_emodb, kwargs=experiment.prepare_kwargs())
-    run_on_main(experiment.fill_features)
-    experiment.run()
-
-which writes::
-
-    <output_folder>/fold_<k>/{train,valid,test}.json   the fold's manifests
-    <output_folder>/fold_<k>/save/                      checkpoints (adapter only)
-    <output_folder>/fold_<k>/train_log.txt              per-epoch losses and metrics
-    <output_folder>/fold_<k>/tensorboard/               the same, with --use_tensorboard=True
-    <output_folder>/fold_<k>/label_encoder.txt
-    <output_folder>/fold_<k>/predictions.csv            one row per test utterance
-    <output_folder>/fold_<k>/metrics.json               WA, UA, F1, recall, confusion
-    <output_folder>/fold_<k>/efficiency.*               with --efficiency_report=True
-    <output_folder>/summary.json, summary.md            every fold, mean and std
-    <output_folder>/confusion.csv, confusion.png        summed over folds
+A recipe (``recipes/<CORPUS>/train.py``) reads like SpeechBrain's own: it
+parses its command line, prepares the corpus, then for each fold loads the
+hparams (whose ``fold`` key places the fold's folders), builds
+:class:`~speechbrain_ptssnn.brain.PTSSNNBrain`, fits, evaluates and writes the
+fold's results. :class:`Experiment` holds what every fold of that loop
+shares: the checked options, the fold list, the feature source and the
+summary at the end. It builds nothing before preparation (the options are
+read without instantiating the hparams), so a bad option stops the run before
+any file is written.
 
 A fold whose ``metrics.json`` exists is finished and skipped on a rerun; an
-unfinished one resumes from its last checkpoint.
+unfinished one resumes from its last checkpoint (SpeechBrain's
+``Checkpointer``). The run layout is described in :mod:`speechbrain_ptssnn.runs`.
 """
 
 import dataclasses
-import json
 import logging
 import os
 
 import torch
 import yaml
-from hyperpyyaml import load_hyperpyyaml
-from speechbrain.utils.checkpoints import Checkpointer
+from hyperpyyaml import load_hyperpyyaml, resolve_references
 from speechbrain.utils.distributed import if_main_process
-from speechbrain.utils.train_logger import FileTrainLogger
 
-from speechbrain_ptssnn.brain import PTSSNNBrain
-from speechbrain_ptssnn.dataio import SORTINGS, dataio_prep, label_encoder_for
+from speechbrain_ptssnn.dataio import SORTINGS
+from speechbrain_ptssnn.dataprep.folds import PROTOCOLS
 from speechbrain_ptssnn.dataprep.manifest import read_manifest
 from speechbrain_ptssnn.dataprep.prepare import select_emotions
 from speechbrain_ptssnn.features import make_feature_source
-from speechbrain_ptssnn.runs import BEST_METRICS, OPTIONS_FILE, fold_folders
+from speechbrain_ptssnn.runs import (
+    BEST_METRICS,
+    HPARAMS_SNAPSHOT,
+    OPTIONS_FILE,
+    SPLITS,
+    fold_folder,
+    fold_folders,
+    is_finished,
+    read_json,
+)
 from speechbrain_ptssnn.summary import write_summary
 
 logger = logging.getLogger(__name__)
 
-PROTOCOLS = (None, "stratified", "loso")
 
 
 def default_distributed_backend(run_opts):
@@ -91,8 +87,54 @@ def parse_overrides(overrides):
     return yaml.safe_load(overrides or "") or {}
 
 
-class CrossValidation:
-    """Runs every fold (or one) of a prepared corpus with one hparams file.
+class Built:
+    """Stands for a tagged HyperPyYAML value (``!new:``, ``!name:``, ...) that was not built."""
+
+    def __repr__(self):
+        return "Built()"
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """Reads every tagged HyperPyYAML value as a :class:`Built` marker."""
+
+
+_PlainLoader.add_multi_constructor("!", lambda loader, suffix, node: Built())
+
+
+def plain_hparams(hparams_file, overrides):
+    """The plain values of an hparams file, without building any object.
+
+    References and overrides are resolved as HyperPyYAML does; every tagged
+    value (an object to build) reads as a :class:`Built` marker. Nothing is
+    instantiated, so nothing is created on disk and no seed is set.
+
+    Arguments
+    ---------
+    hparams_file : str
+        A HyperPyYAML file.
+    overrides : dict
+        Values replacing the file's.
+
+    Returns
+    -------
+    dict
+        Top-level key → value.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "h.yaml")
+    >>> _ = open(path, "w").write("a: 1\\nb: !ref <a>/x\\nc: !new:torch.nn.ReLU\\n")
+    >>> plain_hparams(path, {"a": 2})
+    {'a': 2, 'b': '2/x', 'c': Built()}
+    """
+    with open(hparams_file, encoding="utf-8") as stream:
+        resolved = resolve_references(stream, overrides)
+    return yaml.load(resolved, Loader=_PlainLoader) or {}
+
+
+class Experiment:
+    """One recipe run: its options, folds, feature source and summary.
 
     Arguments
     ---------
@@ -110,15 +152,15 @@ class CrossValidation:
     Raises
     ------
     ValueError
-        Before anything is trained, for a missing ``data_folder``, an unknown
-        option value or a fold index out of range.
+        Before anything is built or written, for a missing ``data_folder``,
+        an unknown option value or a fold index out of range.
     """
 
     def __init__(self, corpus, hparams_file, overrides, run_opts):
         self.corpus = corpus.lower()
         self.hparams_file = hparams_file
         self.overrides = parse_overrides(overrides)
-        self.run_opts = run_opts
+        self.run_opts = default_distributed_backend(run_opts)
         if not self.overrides.get("data_folder"):
             raise ValueError(
                 "--data_folder is required: the folder holding the "
@@ -126,9 +168,10 @@ class CrossValidation:
             )
         self.overrides.setdefault("corpus", self.corpus)
         self._set_n_classes()
-        self.hparams = self._load_hparams()
+        self.options = plain_hparams(hparams_file, self.overrides)
         self._check_options()
-        self.output_folder = self.hparams["output_folder"]
+        self.output_folder = self.options["output_folder"]
+        self.test_only = bool(self.run_opts.get("test_only"))
         self._feature_source = None
 
     def _set_n_classes(self):
@@ -142,65 +185,117 @@ class CrossValidation:
             )
         self.overrides["n_classes"] = len(labels)
 
-    def _load_hparams(self, **extra):
-        with open(self.hparams_file, encoding="utf-8") as stream:
-            return load_hyperpyyaml(stream, {**self.overrides, **extra})
-
     def _check_options(self):
-        hp = self.hparams
+        options = self.options
         checks = [
-            ("protocol", hp.get("protocol"), PROTOCOLS),
-            ("best_metric", hp["best_metric"], BEST_METRICS),
-            ("sorting", hp["sorting"], SORTINGS),
+            ("protocol", options.get("protocol"), (None, *PROTOCOLS)),
+            ("best_metric", options["best_metric"], BEST_METRICS),
+            ("sorting", options["sorting"], SORTINGS),
         ]
         for key, value, allowed in checks:
             if value not in allowed:
                 raise ValueError(f"unknown --{key}={value}; expected one of {allowed}")
-        fold = hp.get("fold")
+        fold = options.get("fold")
         if fold is not None and (not isinstance(fold, int) or fold < 1):
             raise ValueError(f"--fold must be a fold number from 1, got {fold!r}")
 
     def prepare_kwargs(self):
         """Keyword arguments of the corpus's ``prepare_<corpus>`` function."""
-        hp = self.hparams
+        options = self.options
         return {
-            "data_folder": hp["data_folder"],
+            "data_folder": options["data_folder"],
             "output_folder": self.output_folder,
-            "protocol": hp.get("protocol") or None,
-            "n_folds": hp.get("n_folds"),
-            "valid_ratio": hp["valid_ratio"],
-            "seed": hp["fold_seed"],
-            "emotions": hp.get("emotions"),
+            "protocol": options.get("protocol") or None,
+            "n_folds": options.get("n_folds"),
+            "valid_ratio": options["valid_ratio"],
+            "seed": options["fold_seed"],
+            "emotions": options.get("emotions"),
         }
 
     @property
     def labels(self):
         """The classes of the prepared folds, in encoder order."""
-        with open(os.path.join(self.output_folder, OPTIONS_FILE), encoding="utf-8") as stream:
-            return list(json.load(stream)["options"]["emotions"])
+        recorded = read_json(os.path.join(self.output_folder, OPTIONS_FILE))
+        return list(recorded["options"]["emotions"])
 
     def folds(self):
         """The fold numbers this run covers (``--fold K`` or all)."""
         n_folds = len(fold_folders(self.output_folder))
-        fold = self.hparams.get("fold")
+        fold = self.options.get("fold")
         if fold is None:
             return list(range(1, n_folds + 1))
         if not 1 <= fold <= n_folds:
-            raise ValueError(f"--fold={fold} is out of range: this protocol has folds 1 to {n_folds}")
+            raise ValueError(
+                f"--fold={fold} is out of range: this protocol has folds 1 to {n_folds}"
+            )
         return [fold]
+
+    def is_finished(self, fold):
+        """Whether fold ``fold`` is done, so a rerun skips it (never with ``--test_only``)."""
+        if self.test_only or not is_finished(fold_folder(self.output_folder, fold)):
+            return False
+        logger.info("fold %d is finished (metrics.json exists): skipping", fold)
+        return True
+
+    def load_hparams(self, fold):
+        """The hparams of one fold, built, with its snapshot written beside its results.
+
+        Arguments
+        ---------
+        fold : int
+            The fold number (the ``fold`` key, which places the fold's folders).
+
+        Returns
+        -------
+        dict
+            The loaded hparams, plus ``tensorboard_logger`` with
+            ``use_tensorboard: True``.
+
+        Raises
+        ------
+        ValueError
+            With ``--test_only``, if the fold has no checkpoint.
+        """
+        hparams = self._build(fold)
+        if self.test_only and not hparams["checkpointer"].list_checkpoints():
+            raise ValueError(
+                f"--test_only: fold {fold} has no checkpoint in {hparams['save_folder']}"
+            )
+        if if_main_process():
+            with open(self.hparams_file, encoding="utf-8") as stream:
+                resolved = resolve_references(stream, {**self.overrides, "fold": fold}).getvalue()
+            path = os.path.join(hparams["fold_folder"], HPARAMS_SNAPSHOT)
+            with open(path, "w", encoding="utf-8") as stream:
+                stream.write(f"# {os.path.abspath(self.hparams_file)}, fold {fold}\n{resolved}")
+        hparams["tensorboard_logger"] = None
+        if hparams.get("use_tensorboard"):
+            from speechbrain.utils.train_logger import TensorboardLogger
+
+            folder = os.path.join(hparams["fold_folder"], "tensorboard")
+            hparams["tensorboard_logger"] = TensorboardLogger(folder)
+        return hparams
+
+    def _build(self, fold):
+        with open(self.hparams_file, encoding="utf-8") as stream:
+            return load_hyperpyyaml(stream, {**self.overrides, "fold": fold})
 
     @property
     def feature_source(self):
         """The upstream's features: a feature cache or precomputed files."""
         if self._feature_source is None:
-            device = self.run_opts.get("device") or ("cuda:0" if torch.cuda.is_available() else "cpu")
-            self._feature_source = make_feature_source(self.hparams, device=device)
+            device = self.run_opts.get("device") or (
+                "cuda:0" if torch.cuda.is_available() else "cpu"
+            )
+            options = self.options
+            if isinstance(options.get("upstream"), Built):  # an upstream object
+                options = self._build(self.folds()[0])
+            self._feature_source = make_feature_source(options, device=device)
         return self._feature_source
 
     def wav_paths(self):
         """Every audio file of the prepared folds (fold 1 holds them all)."""
         paths = []
-        for split in ("train", "valid", "test"):
+        for split in SPLITS:
             manifest = read_manifest(os.path.join(self.output_folder, "fold_1", f"{split}.json"))
             paths.extend(entry["wav"] for entry in manifest.values())
         return sorted(paths)
@@ -208,93 +303,40 @@ class CrossValidation:
     def fill_features(self):
         """Computes (or checks) the features of every utterance, once."""
         self.feature_source.fill(self.wav_paths())
-
-    def run(self):
-        """Trains and tests each fold, then writes the summary."""
-        folds = self.folds()
-        labels = self.labels
-        self._check_feature_size()
-        for fold in folds:
-            self.run_fold(fold, labels)
-        if if_main_process():
-            write_summary(self.output_folder, labels, self._configuration())
-
-    def _check_feature_size(self):
         size = self.feature_source.load(self.wav_paths()[0]).shape[-1]
-        if size != self.hparams["input_size"]:
+        if size != self.options["input_size"]:
             raise ValueError(
-                f"the {self.hparams['upstream']} features have {size} channels but "
-                f"input_size is {self.hparams['input_size']}: pass --input_size={size}"
+                f"the {self.options['upstream']} features have {size} channels but "
+                f"input_size is {self.options['input_size']}: pass --input_size={size}"
             )
 
-    def run_fold(self, fold, labels):
-        """Trains (unless ``test_only``) and tests one fold."""
-        folder = os.path.join(self.output_folder, f"fold_{fold}")
-        test_only = bool(self.run_opts.get("test_only"))
-        if os.path.exists(os.path.join(folder, "metrics.json")) and not test_only:
-            logger.info("fold %d is finished (metrics.json exists): skipping", fold)
-            return
-        hp = self._load_hparams()
-        checkpointer = Checkpointer(
-            os.path.join(folder, "save"),
-            recoverables={"adapter": hp["adapter"], "counter": hp["epoch_counter"]},
-        )
-        if test_only and not checkpointer.list_checkpoints():
-            raise ValueError(f"--test_only: fold {fold} has no checkpoint in {folder}/save")
-        brain = PTSSNNBrain(
-            modules={"adapter": hp["adapter"]},
-            opt_class=hp["opt_class"],
-            hparams=dict(
-                hp,
-                labels=labels,
-                train_logger=FileTrainLogger(os.path.join(folder, "train_log.txt")),
-                tensorboard_logger=self._tensorboard_logger(hp, folder),
-            ),
-            run_opts=self.run_opts,
-            checkpointer=checkpointer,
-        )
-        if if_main_process():
-            label_encoder_for(labels).save(os.path.join(folder, "label_encoder.txt"))
-        datasets = dataio_prep(folder, self.feature_source, labels, hp["sorting"])
-        loader = {"batch_size": hp["batch_size"], "num_workers": hp["num_workers"]}
-        if not test_only:
-            logger.info("fold %d: training %d utterances", fold, len(datasets["train"]))
-            brain.fit(
-                hp["epoch_counter"],
-                datasets["train"],
-                datasets["valid"],
-                train_loader_kwargs=dict(loader, shuffle=hp["sorting"] == "random"),
-                valid_loader_kwargs=loader,
-            )
-        best = hp["best_metric"]
-        key = {"min_key": best} if best == "loss" else {"max_key": best}
-        brain.evaluate(datasets["test"], test_loader_kwargs=loader, **key)
-        brain.write_test_results(folder)
-        if hp.get("efficiency_report") and if_main_process():
+    def fold_finished(self, fold, brain):
+        """After a fold's test: its efficiency report, with ``efficiency_report: True``."""
+        if brain.hparams.efficiency_report and if_main_process():
             from speechbrain_ptssnn.report import efficiency_report
 
             efficiency_report(self.output_folder, fold=fold, device=str(brain.device))
 
-    @staticmethod
-    def _tensorboard_logger(hp, folder):
-        if not hp.get("use_tensorboard"):
-            return None
-        from speechbrain.utils.train_logger import TensorboardLogger
-
-        return TensorboardLogger(os.path.join(folder, "tensorboard"))
-
-    def _configuration(self):
-        hp = self.hparams
-        trainable = sum(p.numel() for p in hp["adapter"].parameters() if p.requires_grad)
+    def write_summary(self):
+        """Writes the summary of every finished fold (main process only)."""
+        if not if_main_process():
+            return
+        hparams = self._build(self.folds()[0])
+        trainable = sum(p.numel() for p in hparams["adapter"].parameters() if p.requires_grad)
         scalar = (str, int, float, bool, type(None))
         plain = {
             key: value
-            for key, value in hp.items()
+            for key, value in self.options.items()
             if not key.startswith("__")
             and (
                 isinstance(value, scalar)
                 or isinstance(value, list) and all(isinstance(item, scalar) for item in value)
             )
         }
-        return {"hparams_file": os.path.abspath(self.hparams_file), "overrides": self.overrides,
-                "trainable_parameters": trainable, "hparams": plain}
+        configuration = {
+            "hparams_file": os.path.abspath(self.hparams_file),
+            "overrides": self.overrides,
+            "trainable_parameters": trainable,
+            "hparams": plain,
+        }
+        write_summary(self.output_folder, self.labels, configuration)

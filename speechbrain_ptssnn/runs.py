@@ -4,7 +4,9 @@ A recipe's ``output_folder`` holds::
 
     prepare_options.json                    the data-preparation options
     skipped_files.txt                       corpus files not understood, if any
+    hyperparams.yaml                        the hparams as given (SpeechBrain's snapshot)
     fold_<k>/{train,valid,test}.json        the fold's manifests (k from 1)
+    fold_<k>/hyperparams.yaml               the hparams that trained the fold, resolved
     fold_<k>/save/CKPT+*/adapter.ckpt       checkpoints (SpeechBrain's Checkpointer)
     fold_<k>/train_log.txt                  per-epoch losses and metrics
     fold_<k>/label_encoder.txt
@@ -22,6 +24,7 @@ import os
 import re
 
 OPTIONS_FILE = "prepare_options.json"
+HPARAMS_SNAPSHOT = "hyperparams.yaml"
 SKIPPED_FILE = "skipped_files.txt"
 SPLITS = ("train", "valid", "test")
 SAVE_FOLDER = "save"

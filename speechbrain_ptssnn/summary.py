@@ -9,7 +9,10 @@ from speechbrain_ptssnn.runs import METRICS, read_fold_metrics
 
 
 def summarize(folds, labels):
-    """Mean and (sample) standard deviation of WA, UA and F1 over folds.
+    """Mean and (sample) standard deviation of WA, UA, F1 (and weighted F1) over folds.
+
+    Weighted F1 is summarised when every fold records it (results written
+    before version 0.2 do not).
 
     Arguments
     ---------
@@ -31,7 +34,8 @@ def summarize(folds, labels):
     >>> result["mean"]["WA"], round(result["std"]["WA"], 3), result["confusion"]
     (60.0, 14.142, [[2, 1], [1, 1]])
     """
-    values = {m: [folds[k][m] for k in sorted(folds)] for m in METRICS}
+    names = [*METRICS, *[m for m in ("weighted_F1",) if all(m in f for f in folds.values())]]
+    values = {m: [folds[k][m] for k in sorted(folds)] for m in names}
     n = len(labels)
     confusion = [[sum(folds[k]["confusion"][i][j] for k in folds) for j in range(n)] for i in range(n)]
     return {
@@ -65,7 +69,11 @@ def write_summary(output_folder, labels, configuration):
     summary = {
         "labels": list(labels),
         "folds": {
-            str(k): {key: folds[k][key] for key in ("WA", "UA", "F1", "recall", "confusion", "count")}
+            str(k): {
+                key: folds[k][key]
+                for key in ("WA", "UA", "F1", "weighted_F1", "recall", "confusion", "count")
+                if key in folds[k]
+            }
             for k in sorted(folds)
         },
         "mean": stats["mean"],

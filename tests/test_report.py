@@ -208,10 +208,11 @@ def test_thresholds_near_zero_are_reported_saturated():
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     results = train_configs(
-        root, ["ptssnn.yaml", "baselines/linear.yaml"],
+        root,
+        {"ptssnn.yaml": ["ptssnn.yaml", "--hidden_sizes=[16,8]", "--bias_hidden_size=4"],
+         "baselines/linear.yaml": ["baselines/linear.yaml"]},
         extra=["--upstream=fbank", "--input_size=20", "--n_folds=2", "--fold=1",
-               "--number_of_epochs=1", "--hidden_sizes=[16,8]", "--bias_hidden_size=4",
-               "--batch_size=4"],
+               "--number_of_epochs=1", "--batch_size=4"],
     )
     for config, (returncode, error, output, log) in results.items():
         assert returncode == 0, (error or log)[-4000:]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Trains and evaluates a PTS-SNN configuration on IEMOCAP, every fold.
+"""Recipe for training and testing a PTS-SNN configuration on IEMOCAP, fold by fold.
 
     python recipes/IEMOCAP/train.py hparams/ptssnn.yaml --data_folder=/path/to/IEMOCAP
 
@@ -13,14 +13,16 @@ import sys
 import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
 
+from speechbrain_ptssnn.brain import PTSSNNBrain
+from speechbrain_ptssnn.dataio import dataio_prep
 from speechbrain_ptssnn.dataprep.prepare import prepare_iemocap
-from speechbrain_ptssnn.experiment import CrossValidation, default_distributed_backend
+from speechbrain_ptssnn.experiment import Experiment
+from speechbrain_ptssnn.runs import checkpoint_key
 
 if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    run_opts = default_distributed_backend(run_opts)
-    sb.utils.distributed.ddp_init_group(run_opts)
-    experiment = CrossValidation("iemocap", hparams_file, overrides, run_opts)
+    experiment = Experiment("iemocap", hparams_file, overrides, run_opts)
+    sb.utils.distributed.ddp_init_group(experiment.run_opts)
     sb.create_experiment_directory(
         experiment_directory=experiment.output_folder,
         hyperparams_to_save=hparams_file,
@@ -28,4 +30,33 @@ if __name__ == "__main__":
     )
     run_on_main(prepare_iemocap, kwargs=experiment.prepare_kwargs())
     run_on_main(experiment.fill_features)
-    experiment.run()
+
+    for fold in experiment.folds():
+        if experiment.is_finished(fold):
+            continue
+        hparams = experiment.load_hparams(fold)
+        datasets = dataio_prep(hparams, experiment.feature_source, experiment.labels)
+        brain = PTSSNNBrain(
+            modules=hparams["modules"],
+            opt_class=hparams["opt_class"],
+            hparams=hparams,
+            run_opts=experiment.run_opts,
+            checkpointer=hparams["checkpointer"],
+        )
+        if not experiment.test_only:
+            brain.fit(
+                brain.hparams.epoch_counter,
+                datasets["train"],
+                datasets["valid"],
+                train_loader_kwargs=hparams["train_dataloader_options"],
+                valid_loader_kwargs=hparams["dataloader_options"],
+            )
+        brain.evaluate(
+            datasets["test"],
+            test_loader_kwargs=hparams["dataloader_options"],
+            **checkpoint_key(hparams["best_metric"]),
+        )
+        brain.write_test_results()
+        experiment.fold_finished(fold, brain)
+
+    experiment.write_summary()

@@ -319,333 +319,44 @@ def prepare_corpus(
     return fold_folders(output_folder)
 
 
-def prepare_iemocap(
-    data_folder,
-    output_folder,
-    protocol="loso",
-    n_folds=None,
-    valid_ratio=DEFAULT_VALID_RATIO,
-    seed=DEFAULT_SEED,
-    emotions=None,
-    skip_prep=False,
-):
-    """Prepares IEMOCAP: by default neutral, happy (+excited), angry, sad,
-    five folds leaving one session out.
+def _corpus_preparer(name):
+    """``prepare_<name>``: :func:`prepare_corpus` for one corpus of the registry."""
+    corpus = get_corpus(name)
 
-    See :func:`prepare_corpus` for the arguments and
-    :mod:`speechbrain_ptssnn.dataprep.iemocap` for the layout.
+    def prepare(
+        data_folder,
+        output_folder,
+        protocol=None,
+        n_folds=None,
+        valid_ratio=DEFAULT_VALID_RATIO,
+        seed=DEFAULT_SEED,
+        emotions=None,
+        skip_prep=False,
+    ):
+        return prepare_corpus(
+            name, data_folder, output_folder, protocol, n_folds, valid_ratio, seed, emotions,
+            skip_prep,
+        )
 
-    Arguments
-    ---------
-    data_folder : str
-        The folder holding ``Session1`` ... ``Session5``.
-    output_folder : str
-        Where the fold folders go.
-    protocol : str
-        ``"loso"`` or ``"stratified"``.
-    n_folds : int or None
-        None: one fold per session with ``"loso"``, 10 with ``"stratified"``.
-    valid_ratio : float
-        Fraction of each training part used for validation (whole speakers
-        with ``"loso"``).
-    seed : int
-        Seed of every random choice.
-    emotions : list of str, "all" or None
-        None: angry, happy, neutral, sad.
-    skip_prep : bool
-        If True, do nothing.
+    folds = "leaving one speaker group out" if corpus.protocol == "loso" else "stratified"
+    prepare.__name__ = prepare.__qualname__ = f"prepare_{name}"
+    prepare.__doc__ = f"""Prepares {name.upper()}: by default {", ".join(corpus.default_emotions)};
+    {corpus.n_folds} folds, {folds}.
+
+    The arguments are those of :func:`prepare_corpus` after its first;
+    :mod:`speechbrain_ptssnn.dataprep.{name}` describes the layout
+    ``data_folder`` must have.
 
     Returns
     -------
     list of str
         The fold folders.
-
-    Example
-    -------
-    >>> import os, tempfile, numpy, soundfile
-    >>> root = tempfile.mkdtemp()
-    >>> for s in [1, 2]:
-    ...     dialog = f"Ses0{s}F_impro01"
-    ...     labels = os.path.join(root, f"Session{s}", "dialog", "EmoEvaluation")
-    ...     wavs = os.path.join(root, f"Session{s}", "sentences", "wav", dialog)
-    ...     os.makedirs(labels); os.makedirs(wavs)
-    ...     with open(os.path.join(labels, dialog + ".txt"), "w") as stream:
-    ...         for utt in [f"{dialog}_F000", f"{dialog}_M000"]:
-    ...             _ = stream.write(f"[0.0 - 1.0]\\t{utt}\\tneu\\t[3, 3, 3]\\n")
-    ...             path = os.path.join(wavs, utt + ".wav")
-    ...             soundfile.write(path, numpy.zeros(1600), 16000)
-    >>> folds = prepare_iemocap(root, os.path.join(root, "out"))
-    >>> [os.path.basename(folder) for folder in folds]
-    ['fold_1', 'fold_2']
     """
-    return prepare_corpus(
-        "iemocap",
-        data_folder,
-        output_folder,
-        protocol,
-        n_folds,
-        valid_ratio,
-        seed,
-        emotions,
-        skip_prep,
-    )
+    return prepare
 
 
-def prepare_casia(
-    data_folder,
-    output_folder,
-    protocol="loso",
-    n_folds=None,
-    valid_ratio=DEFAULT_VALID_RATIO,
-    seed=DEFAULT_SEED,
-    emotions=None,
-    skip_prep=False,
-):
-    """Prepares CASIA: by default angry, happy, neutral, sad, four folds
-    leaving one speaker out.
-
-    See :func:`prepare_corpus` for the arguments and
-    :mod:`speechbrain_ptssnn.dataprep.casia` for the layout.
-
-    Arguments
-    ---------
-    data_folder : str
-        The folder holding the speaker folders.
-    output_folder : str
-        Where the fold folders go.
-    protocol : str
-        ``"loso"`` or ``"stratified"``.
-    n_folds : int or None
-        None: one fold per speaker with ``"loso"``, 10 with ``"stratified"``.
-    valid_ratio : float
-        Fraction of each training part used for validation (whole speakers
-        with ``"loso"``).
-    seed : int
-        Seed of every random choice.
-    emotions : list of str, "all" or None
-        None: angry, happy, neutral, sad; "all" adds fear and surprise.
-    skip_prep : bool
-        If True, do nothing.
-
-    Returns
-    -------
-    list of str
-        The fold folders.
-
-    Example
-    -------
-    >>> import os, tempfile, numpy, soundfile
-    >>> root = tempfile.mkdtemp()
-    >>> for speaker in ["liuchanhg", "wangzhe", "zhaoquanyin"]:
-    ...     os.makedirs(os.path.join(root, speaker, "sad"))
-    ...     path = os.path.join(root, speaker, "sad", "201.wav")
-    ...     soundfile.write(path, numpy.zeros(1600), 16000)
-    >>> folds = prepare_casia(root, os.path.join(root, "out"))
-    >>> [os.path.basename(folder) for folder in folds]
-    ['fold_1', 'fold_2', 'fold_3']
-    """
-    return prepare_corpus(
-        "casia",
-        data_folder,
-        output_folder,
-        protocol,
-        n_folds,
-        valid_ratio,
-        seed,
-        emotions,
-        skip_prep,
-    )
-
-
-def prepare_emodb(
-    data_folder,
-    output_folder,
-    protocol="stratified",
-    n_folds=None,
-    valid_ratio=DEFAULT_VALID_RATIO,
-    seed=DEFAULT_SEED,
-    emotions=None,
-    skip_prep=False,
-):
-    """Prepares EMODB: by default its seven emotions, ten stratified folds.
-
-    See :func:`prepare_corpus` for the arguments and
-    :mod:`speechbrain_ptssnn.dataprep.emodb` for the layout.
-
-    Arguments
-    ---------
-    data_folder : str
-        The folder holding ``wav/``.
-    output_folder : str
-        Where the fold folders go.
-    protocol : str
-        ``"stratified"`` or ``"loso"``.
-    n_folds : int or None
-        None: 10 with ``"stratified"``, one fold per speaker with ``"loso"``.
-    valid_ratio : float
-        Fraction of each training part used for validation.
-    seed : int
-        Seed of every random choice.
-    emotions : list of str, "all" or None
-        None: all seven.
-    skip_prep : bool
-        If True, do nothing.
-
-    Returns
-    -------
-    list of str
-        The fold folders.
-
-    Example
-    -------
-    >>> import os, tempfile, numpy, soundfile
-    >>> root = tempfile.mkdtemp()
-    >>> os.mkdir(os.path.join(root, "wav"))
-    >>> for name in ["03a01Wa", "03a02Wb", "08a01Na", "08a02Nb"]:
-    ...     path = os.path.join(root, "wav", name + ".wav")
-    ...     soundfile.write(path, numpy.zeros(2205), 22050)
-    >>> folds = prepare_emodb(root, os.path.join(root, "out"), n_folds=2)
-    >>> [os.path.basename(folder) for folder in folds]
-    ['fold_1', 'fold_2']
-    """
-    return prepare_corpus(
-        "emodb",
-        data_folder,
-        output_folder,
-        protocol,
-        n_folds,
-        valid_ratio,
-        seed,
-        emotions,
-        skip_prep,
-    )
-
-
-def prepare_emovo(
-    data_folder,
-    output_folder,
-    protocol="stratified",
-    n_folds=None,
-    valid_ratio=DEFAULT_VALID_RATIO,
-    seed=DEFAULT_SEED,
-    emotions=None,
-    skip_prep=False,
-):
-    """Prepares EMOVO: by default its seven emotions, ten stratified folds.
-
-    See :func:`prepare_corpus` for the arguments and
-    :mod:`speechbrain_ptssnn.dataprep.emovo` for the layout.
-
-    Arguments
-    ---------
-    data_folder : str
-        The folder holding ``f1`` ... ``m3``.
-    output_folder : str
-        Where the fold folders go.
-    protocol : str
-        ``"stratified"`` or ``"loso"``.
-    n_folds : int or None
-        None: 10 with ``"stratified"``, one fold per actor with ``"loso"``.
-    valid_ratio : float
-        Fraction of each training part used for validation.
-    seed : int
-        Seed of every random choice.
-    emotions : list of str, "all" or None
-        None: all seven.
-    skip_prep : bool
-        If True, do nothing.
-
-    Returns
-    -------
-    list of str
-        The fold folders.
-
-    Example
-    -------
-    >>> import os, tempfile, numpy, soundfile
-    >>> root = tempfile.mkdtemp()
-    >>> for actor in ["f1", "m1"]:
-    ...     os.mkdir(os.path.join(root, actor))
-    ...     for name in [f"rab-{actor}-b1", f"tri-{actor}-b1"]:
-    ...         path = os.path.join(root, actor, name + ".wav")
-    ...         soundfile.write(path, numpy.zeros((4800, 2)), 48000)
-    >>> folds = prepare_emovo(root, os.path.join(root, "out"), n_folds=2)
-    >>> [os.path.basename(folder) for folder in folds]
-    ['fold_1', 'fold_2']
-    """
-    return prepare_corpus(
-        "emovo",
-        data_folder,
-        output_folder,
-        protocol,
-        n_folds,
-        valid_ratio,
-        seed,
-        emotions,
-        skip_prep,
-    )
-
-
-def prepare_urdu(
-    data_folder,
-    output_folder,
-    protocol="stratified",
-    n_folds=None,
-    valid_ratio=DEFAULT_VALID_RATIO,
-    seed=DEFAULT_SEED,
-    emotions=None,
-    skip_prep=False,
-):
-    """Prepares URDU: by default its four emotions, ten stratified folds.
-
-    See :func:`prepare_corpus` for the arguments and
-    :mod:`speechbrain_ptssnn.dataprep.urdu` for the layout.
-
-    Arguments
-    ---------
-    data_folder : str
-        The folder holding ``Angry``, ``Happy``, ``Neutral``, ``Sad``.
-    output_folder : str
-        Where the fold folders go.
-    protocol : str
-        ``"stratified"`` or ``"loso"``.
-    n_folds : int or None
-        None: 10 with ``"stratified"``, one fold per speaker with ``"loso"``.
-    valid_ratio : float
-        Fraction of each training part used for validation.
-    seed : int
-        Seed of every random choice.
-    emotions : list of str, "all" or None
-        None: all four.
-    skip_prep : bool
-        If True, do nothing.
-
-    Returns
-    -------
-    list of str
-        The fold folders.
-
-    Example
-    -------
-    >>> import os, tempfile, numpy, soundfile
-    >>> root = tempfile.mkdtemp()
-    >>> for folder, letter in [("Angry", "A"), ("Sad", "S")]:
-    ...     os.mkdir(os.path.join(root, folder))
-    ...     for k in range(2):
-    ...         path = os.path.join(root, folder, f"SM{k}_F{k}_{letter}0{k}.wav")
-    ...         soundfile.write(path, numpy.zeros(4410), 44100)
-    >>> folds = prepare_urdu(root, os.path.join(root, "out"), n_folds=2)
-    >>> [os.path.basename(folder) for folder in folds]
-    ['fold_1', 'fold_2']
-    """
-    return prepare_corpus(
-        "urdu",
-        data_folder,
-        output_folder,
-        protocol,
-        n_folds,
-        valid_ratio,
-        seed,
-        emotions,
-        skip_prep,
-    )
+prepare_iemocap = _corpus_preparer("iemocap")
+prepare_casia = _corpus_preparer("casia")
+prepare_emodb = _corpus_preparer("emodb")
+prepare_emovo = _corpus_preparer("emovo")
+prepare_urdu = _corpus_preparer("urdu")

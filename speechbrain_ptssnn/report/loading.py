@@ -17,6 +17,7 @@ accepts the best checkpoint's weights (strictly) wins.
 """
 
 import csv
+import functools
 import json
 import os
 
@@ -24,7 +25,12 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_ptssnn.dataprep.manifest import read_manifest
-from speechbrain_ptssnn.runs import best_checkpoint, finished_fold_folder
+from speechbrain_ptssnn.runs import (
+    HPARAMS_SNAPSHOT,
+    best_checkpoint,
+    finished_fold_folder,
+    fold_folder,
+)
 
 
 def fold_labels(folder):
@@ -142,8 +148,27 @@ def _absolute_paths(hparams, output_folder):
     return hparams
 
 
-def hparams_candidates(output_folder, n_classes, overrides=None):
+def _load_snapshot(snapshot, n_classes, overrides):
+    """A resolved hparams snapshot, loaded with ``n_classes`` set (in the adapter too)."""
+    with open(snapshot, encoding="utf-8") as stream:
+        text = stream.read()
+    nested = {**overrides, "n_classes": n_classes, "adapter": {"n_classes": n_classes}}
+    try:
+        hparams = load_hyperpyyaml(text, nested)
+        if isinstance(hparams.get("adapter"), torch.nn.Module):
+            return hparams
+    except Exception:  # the adapter takes no n_classes: plain override
+        pass
+    return load_hyperpyyaml(text, {**overrides, "n_classes": n_classes})
+
+
+def hparams_candidates(output_folder, n_classes, overrides=None, fold=None):
     """The ways to reload a run's hparams, in order of preference.
+
+    The fold's own snapshot (``fold_<k>/hyperparams.yaml``, written by the
+    recipe when the fold was trained) comes first, then the run's
+    (``hyperparams.yaml``), then the hparams file and overrides recorded in
+    ``summary.json``.
 
     Arguments
     ---------
@@ -153,6 +178,8 @@ def hparams_candidates(output_folder, n_classes, overrides=None):
         The fold's number of classes.
     overrides : dict, optional
         Extra overrides (e.g. a moved ``data_folder``).
+    fold : int, optional
+        The fold whose snapshot to try first.
 
     Returns
     -------
@@ -174,21 +201,11 @@ def hparams_candidates(output_folder, n_classes, overrides=None):
     """
     overrides = dict(overrides or {})
     candidates = []
-    snapshot = os.path.join(output_folder, "hyperparams.yaml")
-    if os.path.exists(snapshot):
-        def from_snapshot():
-            with open(snapshot, encoding="utf-8") as stream:
-                text = stream.read()
-            nested = {**overrides, "n_classes": n_classes, "adapter": {"n_classes": n_classes}}
-            try:
-                hparams = load_hyperpyyaml(text, nested)
-                if isinstance(hparams.get("adapter"), torch.nn.Module):
-                    return hparams
-            except Exception:  # the adapter takes no n_classes: plain override
-                pass
-            return load_hyperpyyaml(text, {**overrides, "n_classes": n_classes})
-
-        candidates.append((snapshot, from_snapshot))
+    snapshots = [os.path.join(output_folder, HPARAMS_SNAPSHOT)]
+    if fold is not None:
+        snapshots.insert(0, os.path.join(fold_folder(output_folder, fold), HPARAMS_SNAPSHOT))
+    for snapshot in filter(os.path.exists, snapshots):
+        candidates.append((snapshot, functools.partial(_load_snapshot, snapshot, n_classes, overrides)))
     summary = os.path.join(output_folder, "summary.json")
     if os.path.exists(summary):
         with open(summary, encoding="utf-8") as stream:
@@ -248,7 +265,7 @@ def rebuild_fold(output_folder, fold, overrides=None, device="cpu"):
     folder = finished_fold_folder(output_folder, fold)
     labels = fold_labels(folder)
     errors = []
-    for description, loader in hparams_candidates(output_folder, len(labels), overrides):
+    for description, loader in hparams_candidates(output_folder, len(labels), overrides, fold):
         try:
             hparams = loader()
         except Exception as error:  # noqa: BLE001 - reported below
