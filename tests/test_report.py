@@ -105,7 +105,7 @@ def test_emotion2vec_estimate_equals_spikingjelly_on_the_real_architecture(tmp_p
     from emotion2vec_fixtures import TINY_CONF, make_model_dir
     from spikingjelly.activation_based.op_counter import DispatchCounterMode, MACCounter
 
-    from speechbrain_ptssnn.lobes.emotion2vec import Emotion2vec
+    from speechbrain_ptssnn.upstreams import Emotion2vec
 
     upstream = Emotion2vec(make_model_dir(tmp_path / "e2v"))
     architecture = dict(
