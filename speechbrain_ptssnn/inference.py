@@ -79,8 +79,8 @@ from speechbrain.inference.interfaces import Pretrained
 
 from speechbrain_ptssnn.dataprep.audio import SAMPLE_RATE
 from speechbrain_ptssnn.dataprep.audio import load_audio as read_audio
-from speechbrain_ptssnn.upstreams.storage import resolve_storage_dtype, round_to_storage_dtype
 from speechbrain_ptssnn.lobes.masking import check_lengths, lengths_to_mask, masked_mean
+from speechbrain_ptssnn.upstreams.storage import resolve_storage_dtype, round_to_storage_dtype
 
 logger = logging.getLogger(__name__)
 
