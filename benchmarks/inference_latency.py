@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from speechbrain_ptssnn.dataio import label_encoder_for  # noqa: E402
 from speechbrain_ptssnn.inference import EmotionRecognizer  # noqa: E402
 from speechbrain_ptssnn.lobes import PTSSNN  # noqa: E402
-from speechbrain_ptssnn.lobes.emotion2vec import (  # noqa: E402
+from speechbrain_ptssnn.upstreams import (  # noqa: E402
     Emotion2vec,
     emotion2vec_model_conf,
     save_random_emotion2vec,

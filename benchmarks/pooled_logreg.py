@@ -28,7 +28,7 @@ sys.path.insert(0, REPO)
 from speechbrain_ptssnn.atomic import write_json  # noqa: E402
 from speechbrain_ptssnn.dataprep.manifest import read_manifest  # noqa: E402
 from speechbrain_ptssnn.dataprep.prepare import prepare_corpus, select_emotions  # noqa: E402
-from speechbrain_ptssnn.lobes.upstreams import PrecomputedFeatures  # noqa: E402
+from speechbrain_ptssnn.upstreams import PrecomputedFeatures  # noqa: E402
 from speechbrain_ptssnn.metrics import classification_metrics, confusion_matrix  # noqa: E402
 
 GRID = (0.01, 0.1, 1.0, 10.0)

@@ -30,7 +30,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from speechbrain_ptssnn.features.cache import FeatureCache  # noqa: E402
-from speechbrain_ptssnn.lobes.emotion2vec import (  # noqa: E402
+from speechbrain_ptssnn.upstreams import (  # noqa: E402
     Emotion2vec,
     emotion2vec_model_conf,
     save_random_emotion2vec,

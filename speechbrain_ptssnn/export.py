@@ -246,7 +246,7 @@ def _upstream_block(hparams, upstream, source, hub):
         cls = upstream.tag.split(":", 1)[-1]
         if not cls.endswith(("Emotion2vec", "WaveformFeatures")):
             # As training did (build_feature_source): feature modules get wrapped.
-            wrapped = Tagged("new:speechbrain_ptssnn.lobes.upstreams.WaveformFeatures",
+            wrapped = Tagged("new:speechbrain_ptssnn.upstreams.waveform.WaveformFeatures",
                              {"features": upstream, "sample_rate": Tagged("ref", "<sample_rate>")})
             return f"upstream: {_emit(wrapped)}\n", f"`{cls}` from the run's hparams"
         return f"upstream: {_emit(upstream)}\n", f"`{cls}` from the run's hparams"
@@ -255,14 +255,14 @@ def _upstream_block(hparams, upstream, source, hub):
         text = (
             f"upstream_source: {_scalar(source)}\n"
             f"upstream_hub: {_scalar(hub)}\n"
-            "upstream: !new:speechbrain_ptssnn.lobes.emotion2vec.Emotion2vec\n"
+            "upstream: !new:speechbrain_ptssnn.upstreams.emotion2vec.Emotion2vec\n"
             "    source: !ref <upstream_source>\n"
             "    hub: !ref <upstream_hub>\n"
         )
         return text, f"emotion2vec `{source}` (frozen, through FunASR)"
     if name == "fbank":
         text = (
-            "upstream: !new:speechbrain_ptssnn.lobes.upstreams.WaveformFeatures\n"
+            "upstream: !new:speechbrain_ptssnn.upstreams.waveform.WaveformFeatures\n"
             "    features: !new:speechbrain.lobes.features.Fbank\n"
             "        n_mels: !ref <input_size>\n"
             "        sample_rate: !ref <sample_rate>\n"

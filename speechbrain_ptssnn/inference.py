@@ -29,7 +29,7 @@ What happens to a file
    it into frames, one utterance at a time, exactly as the feature cache did
    during training.
 3. The frames are rounded through the training run's storage dtype
-   (``float16`` by default, :func:`~speechbrain_ptssnn.features.round_to_storage_dtype`),
+   (``float16`` by default, :func:`~speechbrain_ptssnn.upstreams.round_to_storage_dtype`),
    so the adapter sees the values it was evaluated on.
 4. The PTS-SNN adapter gives one firing rate per class (the logits).
 
@@ -79,8 +79,8 @@ from speechbrain.inference.interfaces import Pretrained
 
 from speechbrain_ptssnn.dataprep.audio import SAMPLE_RATE
 from speechbrain_ptssnn.dataprep.audio import load_audio as read_audio
-from speechbrain_ptssnn.features.cache import resolve_storage_dtype, round_to_storage_dtype
 from speechbrain_ptssnn.lobes.masking import check_lengths, lengths_to_mask, masked_mean
+from speechbrain_ptssnn.upstreams.storage import resolve_storage_dtype, round_to_storage_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ class EmotionRecognizer(Pretrained):
     Built by ``from_hparams`` (or ``foreign_class``) from a folder written by
     :mod:`speechbrain_ptssnn.export`. The hparams must provide the modules
     ``upstream`` (a frozen feature extractor ``(wavs, wav_lens) -> (feats,
-    feat_lens)``, e.g. :class:`~speechbrain_ptssnn.lobes.emotion2vec.Emotion2vec`)
+    feat_lens)``, e.g. :class:`~speechbrain_ptssnn.upstreams.Emotion2vec`)
     and ``adapter`` (a :class:`~speechbrain_ptssnn.lobes.PTSSNN`), and the keys
     ``label_encoder``, ``storage_dtype`` (of the training features), and
     optionally ``sample_rate`` (16000) and ``max_chunk_seconds`` (30; None
@@ -256,7 +256,7 @@ class EmotionRecognizer(Pretrained):
 
     >>> from speechbrain_ptssnn.dataio import label_encoder_for
     >>> from speechbrain_ptssnn.lobes import PTSSNN
-    >>> from speechbrain_ptssnn.lobes.upstreams import WaveformFeatures
+    >>> from speechbrain_ptssnn.upstreams import WaveformFeatures
     >>> from speechbrain.lobes.features import Fbank
     >>> modules = {"upstream": WaveformFeatures(Fbank(n_mels=20)),
     ...            "adapter": PTSSNN(20, 2, hidden_sizes=(16, 8), bias_hidden_size=4)}

@@ -11,7 +11,7 @@ import numpy as np
 import soundfile
 import torch
 
-from speechbrain_ptssnn.lobes.emotion2vec import emotion2vec_model_conf, save_random_emotion2vec
+from speechbrain_ptssnn.upstreams import emotion2vec_model_conf, save_random_emotion2vec
 
 #: The emotion2vec architecture, scaled down for fast tests.
 TINY_CONF = emotion2vec_model_conf(
@@ -63,12 +63,12 @@ def funasr_frame_features(model_dir, signals):
     Runs FunASR itself (one utterance at a time, as it does), keeping the
     global thread count and RNG state it would otherwise change.
     """
-    from speechbrain_ptssnn.lobes.emotion2vec import _import_funasr, _preserved_process_state
+    from speechbrain_ptssnn.upstreams.funasr_loading import import_funasr, preserved_process_state
 
-    _import_funasr()
+    import_funasr()
     from funasr import AutoModel
 
-    with _preserved_process_state():
+    with preserved_process_state():
         model = AutoModel(model=str(model_dir), disable_update=True, device="cpu",
                           ncpu=torch.get_num_threads(), disable_pbar=True)
         results = model.generate([np.asarray(s, dtype=np.float32) for s in signals],
@@ -78,9 +78,9 @@ def funasr_frame_features(model_dir, signals):
 
 def block_downloads(monkeypatch):
     """Makes every hub download fail at once, as it does offline (no retries)."""
-    from speechbrain_ptssnn.lobes.emotion2vec import _import_funasr
+    from speechbrain_ptssnn.upstreams.funasr_loading import import_funasr
 
-    _import_funasr()
+    import_funasr()
     import funasr.download.download_model_from_hub as hub
 
     def offline(model, *args, **kwargs):

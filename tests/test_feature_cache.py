@@ -9,9 +9,13 @@ import torch
 
 from emotion2vec_fixtures import TINY_CONF, make_model_dir, write_wav
 from speechbrain_ptssnn.dataprep.audio import load_audio
-from speechbrain_ptssnn.features import FeatureCache, round_to_storage_dtype
-from speechbrain_ptssnn.lobes.emotion2vec import Emotion2vec
-from speechbrain_ptssnn.lobes.upstreams import PrecomputedFeatures, WaveformFeatures
+from speechbrain_ptssnn.features import FeatureCache
+from speechbrain_ptssnn.upstreams import (
+    Emotion2vec,
+    PrecomputedFeatures,
+    WaveformFeatures,
+    round_to_storage_dtype,
+)
 
 
 @pytest.fixture(scope="module")

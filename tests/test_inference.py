@@ -327,7 +327,7 @@ def test_a_gated_filterbank_run_exports_and_reproduces_its_evaluation(trained, t
 def test_an_upstream_module_from_the_hparams_is_exported_as_training_wrapped_it():
     from hyperpyyaml import load_hyperpyyaml
 
-    from speechbrain_ptssnn.lobes.upstreams import WaveformFeatures
+    from speechbrain_ptssnn.upstreams import WaveformFeatures
 
     node = export_module.read_tagged_yaml(
         "upstream: !new:speechbrain.lobes.features.Fbank\n  n_mels: 24\n")["upstream"]

@@ -19,6 +19,7 @@ from speechbrain_ptssnn.report import (
 )
 from speechbrain_ptssnn.report.__main__ import main
 from speechbrain_ptssnn.report.energy import stock_counter_check
+from speechbrain_ptssnn.report.upstream_energy import mac_architecture
 from test_configs import train_configs
 
 # --------------------------------------------------------------------------
@@ -100,19 +101,47 @@ def test_dense_counts_exclude_padded_attention_positions():
     assert counter.layers()["SpikingSparseLinearAttention.products"]["macs"] == 2 * (10 + 3 + 2 * 2) * 16
 
 
+def test_each_linear_call_is_measured_once_and_not_kept_after_the_count(monkeypatch):
+    import weakref
+
+    from speechbrain_ptssnn.report import energy
+
+    calls = []
+    measure = energy.linear_operations
+    monkeypatch.setattr(energy, "linear_operations", lambda m, x: calls.append(m) or measure(m, x))
+    layer = torch.nn.Linear(4, 3)
+    x = torch.tensor([[1.0, 0.0, 2.0, 0.0]])
+    with torch.no_grad(), OperationCounter(layer) as counter:
+        layer(x)
+    # three counters, one measurement; the count keeps no reference to the input
+    assert len(calls) == 1 and counter.totals() == {"acs": 9, "macs": 0, "ann_macs": 12}
+    seen = weakref.ref(x)
+    del x
+    assert seen() is None
+    with torch.no_grad(), OperationCounter(layer) as second:  # a new count starts afresh
+        layer(torch.tensor([[0.5, 0.0, 2.0, 0.0]]))
+    assert second.totals() == {"acs": 0, "macs": 12, "ann_macs": 12} and len(calls) == 2
+
+
+def test_emotion2vec_estimate_reads_the_architecture_from_the_upstreams():
+    from speechbrain_ptssnn.upstreams import emotion2vec_model_conf
+
+    base = emotion2vec_macs(16000)
+    assert (base["frames"], base["total"]) == (49, 7_716_299_776)
+    assert emotion2vec_macs(16000, **mac_architecture(emotion2vec_model_conf())) == base
+    deeper = emotion2vec_macs(16000, **mac_architecture(emotion2vec_model_conf(depth=9)))
+    assert deeper["transformer_linear"] == base["transformer_linear"] * 13 // 12
+
+
 def test_emotion2vec_estimate_equals_spikingjelly_on_the_real_architecture(tmp_path):
     pytest.importorskip("funasr")
     from emotion2vec_fixtures import TINY_CONF, make_model_dir
     from spikingjelly.activation_based.op_counter import DispatchCounterMode, MACCounter
 
-    from speechbrain_ptssnn.lobes.emotion2vec import Emotion2vec
+    from speechbrain_ptssnn.upstreams import Emotion2vec
 
     upstream = Emotion2vec(make_model_dir(tmp_path / "e2v"))
-    architecture = dict(
-        embed_dim=TINY_CONF["embed_dim"],
-        blocks=TINY_CONF["depth"] + TINY_CONF["modalities"]["audio"]["prenet_depth"],
-        conv_channels=32,
-    )
+    architecture = mac_architecture(TINY_CONF)
     for samples in (16000, 7000):
         counter = MACCounter()
         with torch.no_grad(), DispatchCounterMode([counter]):

@@ -1,4 +1,4 @@
-"""The emotion2vec lobe, the other upstreams and the feature-source factory.
+"""The emotion2vec upstream, the other upstreams and the feature-source factory.
 
 Offline: emotion2vec's real FunASR architecture with random weights, written in
 the on-disk format FunASR loads and loaded back through ``funasr.AutoModel``.
@@ -21,8 +21,12 @@ from emotion2vec_fixtures import (
     make_signal,
 )
 from speechbrain_ptssnn.features import build_feature_source, make_feature_source
-from speechbrain_ptssnn.lobes.emotion2vec import Emotion2vec, state_fingerprint
-from speechbrain_ptssnn.lobes.upstreams import PrecomputedFeatures, WaveformFeatures
+from speechbrain_ptssnn.upstreams import (
+    Emotion2vec,
+    PrecomputedFeatures,
+    WaveformFeatures,
+    state_fingerprint,
+)
 
 
 @pytest.fixture(scope="module")

@@ -4,24 +4,23 @@ Recipes build one object with ``fill(wav_paths)`` and ``load(wav_path)`` through
 :func:`make_feature_source` (from the hparams) or :func:`build_feature_source`:
 
 * ``upstream: emotion2vec`` -- a frozen emotion2vec
-  (:class:`~speechbrain_ptssnn.lobes.emotion2vec.Emotion2vec`, from a hub id or a
+  (:class:`~speechbrain_ptssnn.upstreams.Emotion2vec`, from a hub id or a
   local directory given by ``upstream_source``) behind a
   :class:`~speechbrain_ptssnn.features.cache.FeatureCache`;
 * ``upstream: precomputed`` -- ``.npy`` files under ``features_folder``
-  (:class:`~speechbrain_ptssnn.lobes.upstreams.PrecomputedFeatures`);
+  (:class:`~speechbrain_ptssnn.upstreams.PrecomputedFeatures`);
 * ``upstream: fbank`` -- SpeechBrain filterbanks (``input_size`` mels), cached;
 * an upstream *object* from the hparams (``!new:`` a SpeechBrain feature module,
-  wrapped in :class:`~speechbrain_ptssnn.lobes.upstreams.WaveformFeatures` if
+  wrapped in :class:`~speechbrain_ptssnn.upstreams.WaveformFeatures` if
   needed), cached.
 """
 
 import os
 
-from speechbrain_ptssnn.features.cache import (  # noqa: F401
-    FeatureCache,
-    resolve_storage_dtype,
-    round_to_storage_dtype,
-)
+import torch
+
+from speechbrain_ptssnn.features.cache import FeatureCache
+from speechbrain_ptssnn.upstreams import Emotion2vec, PrecomputedFeatures, WaveformFeatures
 
 #: Upstream names :func:`build_feature_source` knows (an upstream object works too).
 UPSTREAMS = ("emotion2vec", "precomputed", "fbank")
@@ -98,10 +97,6 @@ def build_feature_source(
     ...
     ValueError: unknown upstream 'wav2vec'; valid upstreams: emotion2vec, precomputed, fbank (or an upstream module from the hparams)
     """
-    import torch
-
-    from speechbrain_ptssnn.lobes.upstreams import PrecomputedFeatures, WaveformFeatures
-
     if isinstance(upstream, str):
         name = upstream.strip().lower()
         if name not in UPSTREAMS:
@@ -118,8 +113,6 @@ def build_feature_source(
                 raise ValueError("upstream 'precomputed' needs input_size (--input_size=N)")
             return PrecomputedFeatures(features_folder, data_folder, input_size, storage_dtype)
         if name == "emotion2vec":
-            from speechbrain_ptssnn.lobes.emotion2vec import Emotion2vec
-
             module = Emotion2vec(source or DEFAULT_SOURCE, hub=hub, device=device)
         else:  # fbank
             from speechbrain.lobes.features import Fbank

@@ -1,6 +1,6 @@
 """An on-disk cache of frozen-upstream features, one file per utterance.
 
-The upstream (emotion2vec, or any :class:`~speechbrain_ptssnn.lobes.upstreams.WaveformFeatures`)
+The upstream (emotion2vec, or any :class:`~speechbrain_ptssnn.upstreams.WaveformFeatures`)
 is frozen, so its features are computed once and read back every epoch.
 
 Layout::
@@ -40,88 +40,11 @@ import torch
 from tqdm import tqdm
 
 from speechbrain_ptssnn.atomic import atomic_path, write_json
+from speechbrain_ptssnn.upstreams.storage import resolve_storage_dtype, storage_dtype_name
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "speechbrain_ptssnn.features/1"
-
-_STORAGE_DTYPES = {
-    "float16": torch.float16,
-    "half": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "float32": torch.float32,
-    "float": torch.float32,
-}
-
-
-def resolve_storage_dtype(dtype):
-    """Turns a storage dtype name into a torch dtype.
-
-    Arguments
-    ---------
-    dtype : str or torch.dtype
-        ``"float16"`` (default of the caches), ``"bfloat16"`` or ``"float32"``.
-
-    Returns
-    -------
-    torch.dtype
-        The dtype.
-
-    Raises
-    ------
-    ValueError
-        For any other dtype.
-
-    Example
-    -------
-    >>> resolve_storage_dtype("float16")
-    torch.float16
-    """
-    if isinstance(dtype, torch.dtype):
-        if dtype not in _STORAGE_DTYPES.values():
-            raise ValueError(f"unsupported storage dtype {dtype}; use float16, bfloat16 or float32")
-        return dtype
-    name = str(dtype).replace("torch.", "").lower()
-    if name not in _STORAGE_DTYPES:
-        raise ValueError(
-            f"unsupported storage dtype {dtype!r}; use one of float16, bfloat16, float32"
-        )
-    return _STORAGE_DTYPES[name]
-
-
-def round_to_storage_dtype(feats, dtype="float16"):
-    """Rounds features through the storage dtype, returning float32.
-
-    The feature caches store features in ``dtype`` and load them as float32;
-    the inference path applies this function to freshly computed features so
-    that training, evaluation and inference see the very same values.
-
-    Arguments
-    ---------
-    feats : torch.Tensor
-        Features of any float dtype.
-    dtype : str or torch.dtype
-        The storage dtype (see :func:`resolve_storage_dtype`).
-
-    Returns
-    -------
-    torch.Tensor
-        ``feats`` cast to ``dtype`` and back to float32.
-
-    Example
-    -------
-    >>> x = torch.tensor([1.0001, 0.1])
-    >>> round_to_storage_dtype(x, "float16")
-    tensor([1.0000, 0.1000])
-    >>> round_to_storage_dtype(x, "float16").dtype
-    torch.float32
-    """
-    return feats.to(resolve_storage_dtype(dtype)).to(torch.float32)
-
-
-def _dtype_name(dtype):
-    return str(dtype).replace("torch.", "")
-
 
 def _upstream_identity(upstream):
     identity = getattr(upstream, "identity", None)
@@ -129,7 +52,7 @@ def _upstream_identity(upstream):
         raise TypeError(
             f"{type(upstream).__name__} has no identity(): a cached upstream must say "
             "what determines its features (wrap feature modules in "
-            "speechbrain_ptssnn.lobes.upstreams.WaveformFeatures)"
+            "speechbrain_ptssnn.upstreams.WaveformFeatures)"
         )
     return identity() if callable(identity) else identity
 
@@ -151,8 +74,8 @@ class FeatureCache:
     upstream : torch.nn.Module
         A frozen feature extractor: ``upstream(wavs, wav_lens) -> (feats,
         feat_lens)`` with ``output_size`` and ``identity()``, such as
-        :class:`~speechbrain_ptssnn.lobes.emotion2vec.Emotion2vec` or
-        :class:`~speechbrain_ptssnn.lobes.upstreams.WaveformFeatures`.
+        :class:`~speechbrain_ptssnn.upstreams.Emotion2vec` or
+        :class:`~speechbrain_ptssnn.upstreams.WaveformFeatures`.
     cache_folder : str or os.PathLike
         Root of the cache; entries go to a sub-folder per upstream identity.
     storage_dtype : str or torch.dtype
@@ -171,7 +94,7 @@ class FeatureCache:
     -------
     >>> import os, tempfile, numpy, soundfile
     >>> from speechbrain.lobes.features import Fbank
-    >>> from speechbrain_ptssnn.lobes.upstreams import WaveformFeatures
+    >>> from speechbrain_ptssnn.upstreams import WaveformFeatures
     >>> root = tempfile.mkdtemp()
     >>> wav = os.path.join(root, "a.wav")
     >>> soundfile.write(wav, numpy.random.randn(16000).astype("float32") * 0.1, 16000)
@@ -212,7 +135,7 @@ class FeatureCache:
         self._identity = {
             "upstream": _upstream_identity(upstream),
             "sample_rate": self.sample_rate,
-            "storage_dtype": _dtype_name(self.storage_dtype),
+            "storage_dtype": storage_dtype_name(self.storage_dtype),
             "format": FORMAT,
         }
         text = json.dumps(self._identity, sort_keys=True, default=str)
@@ -446,5 +369,5 @@ class FeatureCache:
     def __repr__(self):
         return (
             f"FeatureCache(upstream={type(self.upstream).__name__}, folder={self.folder!r}, "
-            f"storage_dtype={_dtype_name(self.storage_dtype)})"
+            f"storage_dtype={storage_dtype_name(self.storage_dtype)})"
         )

@@ -1,7 +1,7 @@
 """The PTS-SNN lobes: plain ``torch.nn.Module``s over ``[batch, time, channels]``.
 
-The upstream encoders live in :mod:`speechbrain_ptssnn.lobes.emotion2vec` and
-:mod:`speechbrain_ptssnn.lobes.upstreams` (imported on demand: FunASR is heavy).
+The frozen upstream encoders that feed them (emotion2vec, feature modules,
+precomputed files) are not lobes: they live in :mod:`speechbrain_ptssnn.upstreams`.
 """
 
 from speechbrain_ptssnn.lobes.adapter import PTSSNN, VARIANTS

@@ -13,7 +13,8 @@ From Python (e.g. at the end of a recipe)::
 Modules: :mod:`~speechbrain_ptssnn.report.parameters` (trainable parameters),
 :mod:`~speechbrain_ptssnn.report.monitor` (firing rates and the classifier's
 input current, through forward hooks), :mod:`~speechbrain_ptssnn.report.energy`
-(operations and energy, Eq. 19-21, and the upstream's estimate),
+(operations and energy, Eq. 19-21), :mod:`~speechbrain_ptssnn.report.upstream_energy`
+(the upstream's estimate),
 :mod:`~speechbrain_ptssnn.report.plots`, :mod:`~speechbrain_ptssnn.report.loading`
 (rebuilding a trained fold), :mod:`~speechbrain_ptssnn.report.efficiency`
 (the report) and :mod:`~speechbrain_ptssnn.report.compare` (the table).
@@ -25,12 +26,12 @@ from speechbrain_ptssnn.report.energy import (
     E_AC_PJ,
     E_MAC_PJ,
     OperationCounter,
-    emotion2vec_macs,
     energy_mj,
     energy_summary,
 )
 from speechbrain_ptssnn.report.monitor import ClassifierCurrentProbe, SpikeMonitor
 from speechbrain_ptssnn.report.parameters import parameter_table
+from speechbrain_ptssnn.report.upstream_energy import emotion2vec_macs
 
 __all__ = [
     "efficiency_report",

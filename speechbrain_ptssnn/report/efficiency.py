@@ -27,7 +27,6 @@ from speechbrain_ptssnn.report.energy import (
     OperationCounter,
     energy_summary,
     stock_counter_check,
-    upstream_estimate,
 )
 from speechbrain_ptssnn.report.loading import (
     read_predictions,
@@ -41,6 +40,7 @@ from speechbrain_ptssnn.report.monitor import (
 )
 from speechbrain_ptssnn.report.parameters import parameter_table
 from speechbrain_ptssnn.report.plots import plot_classifier_current, plot_firing_rates
+from speechbrain_ptssnn.report.upstream_energy import upstream_estimate
 from speechbrain_ptssnn.runs import finished_folds
 
 logger = logging.getLogger(__name__)

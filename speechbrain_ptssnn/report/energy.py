@@ -1,4 +1,4 @@
-"""Operations and energy per sample (paper Eq. 19-21), and the upstream's cost.
+"""Operations and energy per sample of the adapter (paper Eq. 19-21).
 
 The energy model is the usual one for spiking networks (45 nm CMOS, 32-bit
 floats, Horowitz 2014):
@@ -7,7 +7,7 @@ floats, Horowitz 2014):
     E = E_{MAC} \\cdot N_{MAC} + E_{AC} \\cdot N_{AC}, \\qquad
     E_{MAC} = 4.6\\ \\mathrm{pJ}, \\quad E_{AC} = 0.9\\ \\mathrm{pJ}.
 
-What is counted, layer by layer (:func:`count_operations`):
+What is counted, layer by layer (:class:`OperationCounter`):
 
 * a linear layer whose input is spikes costs accumulates: ``N_AC = (number of
   non-zero inputs) × fan-out``, an input holding an integer count ``k`` counting
@@ -31,7 +31,7 @@ linear layer at inference: ``BN(Wx) = W'x + b'``, zero cost), bias additions
 (they initialise the accumulator), the neurons' membrane updates, the
 temporal shift (memory moves), residual additions, masking, the pooling of
 rates into logits, softmax, and the upstream encoder (reported separately,
-:func:`emotion2vec_macs`).
+:func:`~speechbrain_ptssnn.report.upstream_energy.emotion2vec_macs`).
 
 The ANN twin has the same layers with ReLU instead of PLIF: every linear layer
 and product costs ``rows × in × out`` MACs whatever its input.
@@ -42,16 +42,12 @@ SpikingJelly's stock ``SynOpCounter`` and ``MACCounter`` (aten-level) are not
 the primary count, for three reasons: they decide "spike or not" for *both*
 operands of a product, so an operand that happens to be binary (the bias
 generator's zero-initialised output layer, the all-zero keys of a silent
-attention) is taken for a spike train; an
-integer count ``k > 1`` is taken for a real value (MACs instead of ``k`` ACs);
-and on a padded batch they count the padded rows of every dense product.
-:func:`stock_counter_check` runs them on a few utterances for comparison.
-Operations are counted one utterance at a time (no padding at all), so
-padded frames never enter a count.
+attention) is taken for a spike train; an integer count ``k > 1`` is taken for
+a real value (MACs instead of ``k`` ACs); and on a padded batch they count the
+padded rows of every dense product. :func:`stock_counter_check` runs them on a
+few utterances for comparison. Operations are counted one utterance at a time
+(no padding at all), so padded frames never enter a count.
 """
-
-import math
-from collections import defaultdict
 
 import torch
 from spikingjelly.activation_based.op_counter import (
@@ -99,9 +95,6 @@ def is_spike_count(x):
     return torch.equal(x, torch.round(x))
 
 
-_LAST_LINEAR_CALL = []
-
-
 def linear_operations(module, x):
     """Operations of one call of a linear layer, as run and in the ANN twin.
 
@@ -126,19 +119,41 @@ def linear_operations(module, x):
     >>> linear_operations(layer, torch.tensor([[0.5, 0.0, 2.0, 0.0]]))
     {'acs': 0, 'macs': 12, 'ann_macs': 12}
     """
-    cached = _LAST_LINEAR_CALL
-    if cached and cached[0] is module and cached[1] is x and cached[2] == x._version:
-        return dict(cached[3])
     rows = x.numel() // module.in_features
     dense = rows * module.in_features * module.out_features
     if is_spike_count(x):
         acs = int(round(float(x.double().sum()))) * module.out_features
-        result = {"acs": acs, "macs": 0, "ann_macs": dense}
-    else:
-        result = {"acs": 0, "macs": dense, "ann_macs": dense}
-    # the three counters of a ModuleCounterMode see the same call in a row
-    _LAST_LINEAR_CALL[:] = [module, x, x._version, result]
-    return dict(result)
+        return {"acs": acs, "macs": 0, "ann_macs": dense}
+    return {"acs": 0, "macs": dense, "ann_macs": dense}
+
+
+class LinearCallMemo:
+    """The last linear call's operations, computed once for the counters of one count.
+
+    The counters of a ``ModuleCounterMode`` see each call in a row: the first
+    computes :func:`linear_operations`, the others reuse it. Each count (an
+    :class:`OperationCounter`, or a lone counter) owns its memo.
+
+    Example
+    -------
+    >>> memo, layer = LinearCallMemo(), torch.nn.Linear(2, 1)
+    >>> memo.operations(layer, torch.ones(1, 2))
+    {'acs': 2, 'macs': 0, 'ann_macs': 2}
+    """
+
+    def __init__(self):
+        self._last = None
+
+    def operations(self, module, x):
+        """:func:`linear_operations` of ``module`` on ``x`` (a copy), computed once per call."""
+        last = self._last
+        if last is None or last[0] is not module or last[1] is not x or last[2] != x._version:
+            last = self._last = (module, x, x._version, linear_operations(module, x))
+        return dict(last[3])
+
+    def clear(self):
+        """Forgets the last call (and lets its input go)."""
+        self._last = None
 
 
 def attention_product_macs(module, x, lengths=None):
@@ -172,12 +187,6 @@ def attention_product_macs(module, x, lengths=None):
     return 2 * positions * module.dim * module.dim
 
 
-def _lengths_argument(args, kwargs):
-    if len(args) > 1:
-        return args[1]
-    return kwargs.get("lengths")
-
-
 class _RuleCounter(ModuleCounter):
     """A SpikingJelly module counter with one rule per module type."""
 
@@ -186,19 +195,21 @@ class _RuleCounter(ModuleCounter):
     #: whether the attention's real products count for this counter
     counts_attention = True
 
-    def __init__(self, extra_rules=None):
+    def __init__(self, extra_rules=None, memo=None):
         super().__init__()
+        self.memo = LinearCallMemo() if memo is None else memo
         self.rules = {("forward", torch.nn.Linear): self._linear}
         if self.counts_attention:
             self.rules[("forward", SpikingSparseLinearAttention)] = self._attention
         self.rules.update(extra_rules or {})
 
     def _linear(self, module, args, kwargs, out):
-        return linear_operations(module, args[0])[self.field]
+        return self.memo.operations(module, args[0])[self.field]
 
     @staticmethod
     def _attention(module, args, kwargs, out):
-        return attention_product_macs(module, args[0], _lengths_argument(args, kwargs))
+        lengths = args[1] if len(args) > 1 else kwargs.get("lengths")
+        return attention_product_macs(module, args[0], lengths)
 
 
 class AccumulateCounter(_RuleCounter):
@@ -211,6 +222,8 @@ class AccumulateCounter(_RuleCounter):
     ---------
     extra_rules : dict, optional
         More rules ``{("forward", ModuleType): fn(module, args, kwargs, out)}``.
+    memo : LinearCallMemo, optional
+        Shared with the other counters of the same count (a new one if None).
 
     Example
     -------
@@ -233,6 +246,8 @@ class MultiplyAccumulateCounter(_RuleCounter):
     ---------
     extra_rules : dict, optional
         More rules ``{("forward", ModuleType): fn(module, args, kwargs, out)}``.
+    memo : LinearCallMemo, optional
+        Shared with the other counters of the same count (a new one if None).
 
     Example
     -------
@@ -254,6 +269,8 @@ class DenseMultiplyAccumulateCounter(_RuleCounter):
     ---------
     extra_rules : dict, optional
         More rules ``{("forward", ModuleType): fn(module, args, kwargs, out)}``.
+    memo : LinearCallMemo, optional
+        Shared with the other counters of the same count (a new one if None).
 
     Example
     -------
@@ -294,10 +311,11 @@ class OperationCounter:
 
     def __init__(self, model):
         self.model = model
+        self._memo = LinearCallMemo()
         self.counters = {
-            "acs": AccumulateCounter(),
-            "macs": MultiplyAccumulateCounter(),
-            "ann_macs": DenseMultiplyAccumulateCounter(),
+            "acs": AccumulateCounter(memo=self._memo),
+            "macs": MultiplyAccumulateCounter(memo=self._memo),
+            "ann_macs": DenseMultiplyAccumulateCounter(memo=self._memo),
         }
         self._mode = None
 
@@ -309,6 +327,7 @@ class OperationCounter:
     def __exit__(self, *exc):
         self._mode.__exit__(*exc)
         self._mode = None
+        self._memo.clear()
 
     def _scope(self, name):
         root = type(self.model).__name__
@@ -452,127 +471,6 @@ def stock_counter_check(model, inputs):
         for args in inputs:
             model(*args)
     return {"synops": int(synops.get_total()), "macs": int(macs.get_total())}
-
-
-# --------------------------------------------------------------------------
-# The upstream encoder
-# --------------------------------------------------------------------------
-
-#: emotion2vec base (data2vec 2.0 base): see :func:`emotion2vec_macs`.
-EMOTION2VEC_BASE = dict(
-    embed_dim=768,
-    blocks=12,
-    mlp_ratio=4.0,
-    conv_channels=512,
-    conv_layers=((10, 5), (3, 2), (3, 2), (3, 2), (3, 2), (2, 2), (2, 2)),
-    conv_pos_depth=5,
-    conv_pos_width=95,
-    conv_pos_groups=16,
-    extra_tokens=10,
-)
-
-EMOTION2VEC_METHOD = (
-    "MACs of emotion2vec base counted from its architecture (data2vec 2.0 base, "
-    "as FunASR builds it): a 7-layer convolutional waveform encoder (512 channels, "
-    "kernels 10,3,3,3,3,2,2, strides 5,2,2,2,2,2,2: L_i x C_out x C_in x k each), "
-    "the 512->768 projection, 5 grouped positional convolutions (768 channels, "
-    "16 groups, kernel 19), and 12 transformer blocks (4 prenet + 8 main; Q, K, V "
-    "and output projections 4 N D^2, feed-forward 2 N D 4D, attention scores and "
-    "mixing 2 N^2 D) over N = frames + 10 extra tokens; per utterance from its "
-    "16 kHz sample count, so the quadratic attention term is exact per utterance. "
-    "Not counted: layer norms, GELU, softmax, ALiBi biases, the waveform "
-    "normalisation. Energy = MACs x E_MAC."
-)
-
-
-def _conv_out(length, kernel, stride, padding=0):
-    return max(0, (length + 2 * padding - kernel) // stride + 1)
-
-
-def emotion2vec_macs(num_samples, **architecture):
-    """MACs of emotion2vec base on one utterance, from its architecture.
-
-    Arguments
-    ---------
-    num_samples : int
-        Samples of the 16 kHz waveform.
-    **architecture
-        Overrides of :data:`EMOTION2VEC_BASE` (``embed_dim``, ``blocks``,
-        ``mlp_ratio``, ``conv_channels``, ``conv_layers``, ``conv_pos_depth``,
-        ``conv_pos_width``, ``conv_pos_groups``, ``extra_tokens``).
-
-    Returns
-    -------
-    dict
-        MACs by part (``feature_encoder``, ``projection``,
-        ``positional_conv``, ``transformer_linear``, ``attention``),
-        ``total`` and ``frames``. See :data:`EMOTION2VEC_METHOD`.
-
-    Example
-    -------
-    >>> macs = emotion2vec_macs(16000)
-    >>> macs["frames"], round(macs["total"] / 1e9, 2)
-    (49, 7.72)
-    """
-    arch = dict(EMOTION2VEC_BASE, **architecture)
-    dim = arch["embed_dim"]
-    parts = defaultdict(int)
-    length, channels_in = int(num_samples), 1
-    for kernel, stride in arch["conv_layers"]:
-        length = _conv_out(length, kernel, stride)
-        parts["feature_encoder"] += length * arch["conv_channels"] * channels_in * kernel
-        channels_in = arch["conv_channels"]
-    frames = length
-    parts["projection"] = frames * channels_in * dim
-    kernel = max(3, arch["conv_pos_width"] // arch["conv_pos_depth"])
-    pos_length = _conv_out(frames, kernel, 1, kernel // 2) - (1 if kernel % 2 == 0 else 0)
-    parts["positional_conv"] = (
-        arch["conv_pos_depth"] * pos_length * dim * (dim // arch["conv_pos_groups"]) * kernel
-    )
-    tokens = frames + arch["extra_tokens"]
-    hidden = int(dim * arch["mlp_ratio"])
-    parts["transformer_linear"] = arch["blocks"] * (4 * tokens * dim * dim + 2 * tokens * dim * hidden)
-    parts["attention"] = arch["blocks"] * 2 * tokens * tokens * dim
-    result = dict(parts)
-    result["total"] = sum(parts.values())
-    result["frames"] = frames
-    return result
-
-
-def upstream_estimate(durations, sample_rate=16000, e_mac_pj=E_MAC_PJ):
-    """emotion2vec base's MACs and energy on a test set, per sample and per second.
-
-    Arguments
-    ---------
-    durations : list of float
-        Utterance durations, seconds.
-    sample_rate : int
-        The encoder's sample rate.
-    e_mac_pj : float
-        Energy per MAC, picojoules.
-
-    Returns
-    -------
-    dict
-        ``model``, ``method``, ``per_sample`` and ``per_second`` (``macs``,
-        ``energy_mj``).
-
-    Example
-    -------
-    >>> estimate = upstream_estimate([1.0, 1.0])
-    >>> round(estimate["per_second"]["energy_mj"], 1)
-    35.5
-    """
-    total = sum(emotion2vec_macs(int(round(d * sample_rate)))["total"] for d in durations)
-    seconds = sum(durations)
-    per_sample = total / max(len(durations), 1)
-    per_second = total / seconds if seconds else math.nan
-    return {
-        "model": "emotion2vec base",
-        "method": EMOTION2VEC_METHOD,
-        "per_sample": {"macs": per_sample, "energy_mj": energy_mj(per_sample, 0, e_mac_pj)},
-        "per_second": {"macs": per_second, "energy_mj": energy_mj(per_second, 0, e_mac_pj)},
-    }
 
 
 #: What :func:`OperationCounter` counts, in words (copied into every report).
