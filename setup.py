@@ -37,6 +37,6 @@ setup(
     ],
     extras_require={"test": ["pytest>=8"]},
     entry_points={
-        "console_scripts": ["ptssnn-classify=speechbrain_ptssnn.inference:main"],
+        "console_scripts": ["ptssnn-classify=speechbrain_ptssnn.inference.cli:main"],
     },
 )
