@@ -2,6 +2,7 @@
 
 A recipe's ``output_folder`` holds::
 
+    hyperparams.yaml                        the hparams as run (SpeechBrain writes it)
     prepare_options.json                    the data-preparation options
     skipped_files.txt                       corpus files not understood, if any
     fold_<k>/{train,valid,test}.json        the fold's manifests (k from 1)
@@ -21,6 +22,7 @@ import json
 import os
 import re
 
+HPARAMS_FILE = "hyperparams.yaml"
 OPTIONS_FILE = "prepare_options.json"
 SKIPPED_FILE = "skipped_files.txt"
 SPLITS = ("train", "valid", "test")
