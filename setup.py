@@ -17,6 +17,9 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     packages=find_packages(include=["speechbrain_ptssnn", "speechbrain_ptssnn.*"]),
+    # The export's templates (hyperparams.yaml, model_card.md, custom_interface.py),
+    # read through importlib.resources.
+    package_data={"speechbrain_ptssnn.export": ["templates/*"]},
     python_requires=">=3.11",
     install_requires=[
         # torchaudio 2.11.x declares torch>=2.11; where pip is capped (this
@@ -25,6 +28,7 @@ setup(
         "torchaudio>=2.11",
         "speechbrain>=1.1.2",
         "hyperpyyaml>=1.2",
+        "ruamel.yaml>=0.18,<0.19",  # the export reads and writes tagged HyperPyYAML with it
         "spikingjelly==2.0.0",
         "funasr>=1.4.16",
         "sentencepiece",
@@ -37,6 +41,6 @@ setup(
     ],
     extras_require={"test": ["pytest>=8"]},
     entry_points={
-        "console_scripts": ["ptssnn-classify=speechbrain_ptssnn.inference:main"],
+        "console_scripts": ["ptssnn-classify=speechbrain_ptssnn.inference.cli:main"],
     },
 )

@@ -5,13 +5,25 @@ exported models) goes through :func:`atomic_path`: the content is written to
 a temporary file made by ``tempfile.mkstemp`` in the target's own folder (so
 two writers never share it, and the final rename stays on one file system),
 then moved over the target with ``os.replace``, which is atomic. A killed
-process leaves the old file or the new one, never a truncated one.
+process leaves the old file or the new one, never a truncated one. The file
+gets the permissions ``open(path, "w")`` would give it (``mkstemp`` makes its
+files readable by their owner only).
 """
 
 import contextlib
 import json
 import os
 import tempfile
+
+
+def _new_file_mode():
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+#: what a new file's permissions are under this process's umask (read once, at import)
+_FILE_MODE = _new_file_mode()
 
 
 @contextlib.contextmanager
@@ -39,6 +51,8 @@ def atomic_path(path):
     ...     torch.save({"w": torch.ones(1)}, tmp)
     >>> torch.load(path)["w"].tolist(), sorted(os.listdir(os.path.dirname(path)))
     ([1.0], ['state.pt'])
+    >>> oct(os.stat(path).st_mode & 0o777) == oct(_FILE_MODE)
+    True
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -46,6 +60,7 @@ def atomic_path(path):
     handle, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     os.close(handle)
     try:
+        os.chmod(tmp, _FILE_MODE)
         yield tmp
         os.replace(tmp, path)
     except BaseException:

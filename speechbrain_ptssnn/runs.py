@@ -2,6 +2,7 @@
 
 A recipe's ``output_folder`` holds::
 
+    hyperparams.yaml                        the hparams as run (SpeechBrain writes it)
     prepare_options.json                    the data-preparation options
     skipped_files.txt                       corpus files not understood, if any
     hyperparams.yaml                        the hparams as given (SpeechBrain's snapshot)
@@ -23,6 +24,7 @@ import json
 import os
 import re
 
+HPARAMS_FILE = "hyperparams.yaml"
 OPTIONS_FILE = "prepare_options.json"
 HPARAMS_SNAPSHOT = "hyperparams.yaml"
 SKIPPED_FILE = "skipped_files.txt"

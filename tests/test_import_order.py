@@ -36,9 +36,8 @@ LAYER_OF = {ROOT: -1, **{name: layer for layer, names in enumerate(LAYERS) for n
 
 #: Imports against the rule that the code needs today: (importer, imported, why).
 ALLOWED = (
-    ("experiment", "brain", "the cross-validation trains each fold with PTSSNNBrain"),
-    ("experiment", "dataio", "the cross-validation builds each fold's data pipeline"),
-    ("experiment", "summary", "the cross-validation writes the summary over the folds"),
+    ("experiment", "dataio", "the options are checked against the data pipeline's sortings"),
+    ("experiment", "summary", "the experiment writes the summary over the folds"),
     ("experiment", "report", "--efficiency_report=True writes each fold's efficiency report "
                              "(a function-level import)"),
     ("export", "inference", "the export loads the adapter state and checks that the exported "

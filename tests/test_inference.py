@@ -331,9 +331,9 @@ def test_an_upstream_module_from_the_hparams_is_exported_as_training_wrapped_it(
 
     node = export_module.read_tagged_yaml(
         "upstream: !new:speechbrain.lobes.features.Fbank\n  n_mels: 24\n")["upstream"]
-    text, description = export_module._upstream_block({}, node, None, None)
-    upstream = load_hyperpyyaml("sample_rate: 16000\n" + text)["upstream"]
+    entries, description = export_module.upstream_entries({}, node, None, None)
+    upstream = load_hyperpyyaml("sample_rate: 16000\n" + export_module.dump_yaml(entries))["upstream"]
     assert isinstance(upstream, WaveformFeatures) and upstream.output_size == 24
     assert "speechbrain.lobes.features.Fbank" in description
     with pytest.raises(ValueError, match="precomputed features"):
-        export_module._upstream_block({}, "precomputed", None, None)
+        export_module.upstream_entries({}, "precomputed", None, None)

@@ -36,7 +36,8 @@ class SpikeEncoder(torch.nn.Module):
     Example
     -------
     >>> encoder = SpikeEncoder(4)
-    >>> spikes = encoder(torch.randn(2, 6, 4) * 4, torch.tensor([1.0, 0.5]))
+    >>> x = torch.linspace(-3, 3, 48).reshape(2, 6, 4)
+    >>> spikes = encoder(x, torch.tensor([1.0, 0.5]))
     >>> spikes.shape, sorted(spikes.unique().tolist()), spikes[1, 3:].sum().item()
     (torch.Size([2, 6, 8]), [0.0, 1.0], 0.0)
     """

@@ -17,11 +17,12 @@ input current, through forward hooks), :mod:`~speechbrain_ptssnn.report.energy`
 (the upstream's estimate),
 :mod:`~speechbrain_ptssnn.report.plots`, :mod:`~speechbrain_ptssnn.report.loading`
 (rebuilding a trained fold), :mod:`~speechbrain_ptssnn.report.efficiency`
-(the report) and :mod:`~speechbrain_ptssnn.report.compare` (the table).
+(the report), :mod:`~speechbrain_ptssnn.report.markdown` (the report as
+markdown) and :mod:`~speechbrain_ptssnn.report.compare` (the table).
 """
 
 from speechbrain_ptssnn.report.compare import comparison_table, run_summary
-from speechbrain_ptssnn.report.efficiency import efficiency_markdown, efficiency_report, fold_efficiency
+from speechbrain_ptssnn.report.efficiency import efficiency_report, fold_efficiency
 from speechbrain_ptssnn.report.energy import (
     E_AC_PJ,
     E_MAC_PJ,
@@ -29,6 +30,7 @@ from speechbrain_ptssnn.report.energy import (
     energy_mj,
     energy_summary,
 )
+from speechbrain_ptssnn.report.markdown import efficiency_markdown
 from speechbrain_ptssnn.report.monitor import ClassifierCurrentProbe, SpikeMonitor
 from speechbrain_ptssnn.report.parameters import parameter_table
 from speechbrain_ptssnn.report.upstream_energy import emotion2vec_macs

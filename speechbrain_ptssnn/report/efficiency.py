@@ -5,7 +5,8 @@
 utterance at a time, and writes into ``fold_<k>/``:
 
 * ``efficiency.json`` -- everything measured;
-* ``efficiency.md`` -- the same as tables, with what is and is not counted;
+* ``efficiency.md`` -- the same as tables, with what is and is not counted
+  (:func:`~speechbrain_ptssnn.report.markdown.efficiency_markdown`);
 * ``firing_rates.png`` -- per-neuron firing-rate histogram of every PLIF layer;
 * ``classifier_current.png`` -- the classifier neurons' input current with
   and without the homeostatic bias, against the threshold (the paper's Fig. 1).
@@ -17,7 +18,7 @@ import os
 import torch
 from tqdm import tqdm
 
-from speechbrain_ptssnn.atomic import write_json
+from speechbrain_ptssnn.atomic import write_json, write_text
 from speechbrain_ptssnn.features import make_feature_source
 from speechbrain_ptssnn.report.energy import (
     COUNTED,
@@ -33,6 +34,7 @@ from speechbrain_ptssnn.report.loading import (
     read_test_set,
     rebuild_fold,
 )
+from speechbrain_ptssnn.report.markdown import efficiency_markdown
 from speechbrain_ptssnn.report.monitor import (
     SATURATION_RATE,
     ClassifierCurrentProbe,
@@ -309,8 +311,7 @@ def fold_efficiency(
     if plots:
         report["plots"] = _write_plots(report, currents, folder)
     write_json(os.path.join(folder, "efficiency.json"), report)
-    with open(os.path.join(folder, "efficiency.md"), "w", encoding="utf-8") as stream:
-        stream.write(efficiency_markdown(report))
+    write_text(os.path.join(folder, "efficiency.md"), efficiency_markdown(report))
     logger.info("fold %d: wrote %s", fold, os.path.join(folder, "efficiency.json"))
     return report
 
@@ -368,160 +369,3 @@ def _write_plots(report, currents, folder):
             title=f"{name}, fold {fold}: classifier input current (valid frames × class neurons)",
         ))
     return plots
-
-
-
-def _si(value):
-    """``1.23 M``-style numbers."""
-    if value == int(value) and abs(value) < 1e3:
-        return str(int(value))
-    for factor, suffix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3f}{suffix}"
-    return f"{value:.1f}"
-
-
-def efficiency_markdown(report):
-    """The report as markdown tables.
-
-    Arguments
-    ---------
-    report : dict
-        A report of :func:`fold_efficiency`.
-
-    Returns
-    -------
-    str
-
-    Example
-    -------
-    >>> from speechbrain_ptssnn.lobes import PTSSNN
-    >>> model = PTSSNN(input_size=8, n_classes=2, hidden_sizes=(8, 4), bias_hidden_size=2)
-    >>> report = measure_model(model, [("a", torch.randn(12, 8), 0.24)], check_utterances=0)
-    >>> text = efficiency_markdown(report)
-    >>> text.splitlines()[0], "| **total** |" in text, "## Spiking health" in text
-    ('# Efficiency report: PTSSNN', True, True)
-    """
-    model, test = report["model"], report["test_set"]
-    plots = report.get("plots") or {}
-    name = model.get("experiment_name") or model["class"]
-    title = f"# Efficiency report: {name}" + (f", fold {report['fold']}" if "fold" in report else "")
-    details = f"- Model: `{model['class']}`" + (f" (variant `{model['variant']}`)" if model.get("variant") else "")
-    if model.get("input_size"):
-        details += f", input {model['input_size']}, {model['n_classes']} classes"
-    lines = [title, "", details]
-    if "checkpoint" in report:
-        lines.append(f"- Checkpoint: `{report['checkpoint']['path']}` ({report['checkpoint']['chosen_by']})")
-    if "hparams_source" in report:
-        lines.append(f"- Hparams: `{report['hparams_source']}`")
-    lines.append(
-        f"- Test set: {test['utterances']} utterances, {test['seconds']:.1f} s of audio "
-        f"(mean {test['mean_seconds']:.2f} s, {test['mean_frames']:.1f} frames)"
-    )
-    if report.get("prediction_agreement") is not None:
-        lines.append(
-            f"- Rebuilt model's predictions agree with `predictions.csv` on "
-            f"{100 * report['prediction_agreement']:.1f} % of the test set"
-        )
-    params = report["parameters"]
-    lines += ["", "## Trainable parameters", "", "| component | parameters |", "|---|---:|"]
-    lines += [f"| {name} | {count:,} |" for name, count in params["components"].items()]
-    lines += [f"| **total** | **{params['total']:,}** |", ""]
-    lines += ["| module | type | parameters |", "|---|---|---:|"]
-    lines += [f"| {row['module']} | {row['type']} | {row['parameters']:,} |" for row in params["modules"]]
-
-    spiking = report["spiking"]
-    lines += ["", "## Spiking health", ""]
-    if spiking["layers"]:
-        lines += [
-            f"Over the valid frames of the test set (padding excluded; the attention layer's positions "
-            f"include its prompts). Silent: never fires on the test set. Saturated: fires on "
-            f"≥ {100 * spiking['saturated_at']:.0f} % of its valid frames.",
-            "",
-            "| PLIF layer | neurons | positions | mean rate | silent | saturated |",
-            "|---|---:|---:|---:|---:|---:|",
-        ]
-        for name, stats in spiking["layers"].items():
-            lines.append(
-                f"| {name} | {stats['neurons']} | {stats['positions']:,} | {stats['mean_rate']:.4f} | "
-                f"{100 * stats['silent_fraction']:.1f} % | {100 * stats['saturated_fraction']:.1f} % |"
-            )
-        if "firing_rates" in plots:
-            lines += ["", f"![firing rates]({plots['firing_rates']})"]
-    else:
-        lines.append("This model has no spiking layer.")
-
-    calibration = report["calibration"]
-    if calibration is not None:
-        lines += [
-            "", "## Calibration: the classifier's input current", "",
-            f"Membrane input current of the classifier's PLIF neurons on every valid frame, against "
-            f"the threshold V_th = {calibration['threshold']:g}"
-            + ("" if calibration["has_bias"] else " (this model has no homeostatic bias)")
-            + ". Silent / saturated: utterance × class-neuron pairs with rate 0 / "
-            f"≥ {100 * spiking['saturated_at']:.0f} %.",
-            "",
-            "| current | mean | p5 | median | p95 | ≥ V_th | silent | saturated |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for key, label in (("with_bias", "as run (with bias)"), ("without_bias", "bias removed")):
-            if key == "without_bias" and not calibration["has_bias"]:
-                continue
-            c = calibration[key]
-            lines.append(
-                f"| {label} | {c['mean']:.3f} | {c['p5']:.3f} | {c['p50']:.3f} | {c['p95']:.3f} | "
-                f"{100 * c['above_threshold']:.1f} % | {100 * c['silent_neurons']:.1f} % | "
-                f"{100 * c['saturated_neurons']:.1f} % |"
-            )
-        if "classifier_current" in plots:
-            lines += ["", f"![classifier input current]({plots['classifier_current']})"]
-
-    energy = report["energy"]
-    lines += [
-        "", "## Operations and energy (Eq. 19-21)", "",
-        f"E_MAC = {energy['e_mac_pj']} pJ, E_AC = {energy['e_ac_pj']} pJ. Per sample: mean over the "
-        f"{test['utterances']} test utterances (mean duration {test['mean_seconds']:.2f} s).",
-        "",
-        "| site | ACs / sample | MACs / sample | ANN twin MACs / sample |",
-        "|---|---:|---:|---:|",
-    ]
-    for name, counts in report["operations"]["layers"].items():
-        lines.append(f"| {name} | {_si(counts['acs'])} | {_si(counts['macs'])} | {_si(counts['ann_macs'])} |")
-    m, t = energy["model"], energy["ann_twin"]
-    lines += [
-        "",
-        "| | model as run | ANN twin (ReLU) |",
-        "|---|---:|---:|",
-        f"| ACs per sample | {_si(m['per_sample']['acs'])} | 0 |",
-        f"| MACs per sample | {_si(m['per_sample']['macs'])} | {_si(t['per_sample']['macs'])} |",
-        f"| **energy per sample** | **{1000 * m['per_sample']['energy_mj']:.2f} µJ** | "
-        f"**{1000 * t['per_sample']['energy_mj']:.2f} µJ** |",
-        f"| energy per second of audio | {1000 * m['per_second']['energy_mj']:.2f} µJ | "
-        f"{1000 * t['per_second']['energy_mj']:.2f} µJ |",
-    ]
-    if energy["ann_over_model"]:
-        lines += ["", f"The ANN twin needs {energy['ann_over_model']:.2f}× the model's energy."]
-    upstream = report["upstream"]
-    lines += [
-        "", "### Upstream encoder (separately)", "",
-        (f"This run's features: {upstream['used_by_this_run']}. " if upstream.get("used_by_this_run") else "")
-        + f"Estimate for {upstream['model']}: "
-        f"{_si(upstream['per_sample']['macs'])}MACs = {upstream['per_sample']['energy_mj']:.2f} mJ per sample, "
-        f"{_si(upstream['per_second']['macs'])}MACs = {upstream['per_second']['energy_mj']:.2f} mJ per second of audio.",
-        "",
-        upstream["method"],
-        "", "### Counted", "",
-    ]
-    lines += [f"- {item}" for item in report["counted"]]
-    lines += ["", "### Not counted", ""]
-    lines += [f"- {item}" for item in report["not_counted"]]
-    check = report["op_counter_check"]
-    if check:
-        verdict = "agree" if check["agrees"] else "differ"
-        lines += [
-            "", "### Cross-check with SpikingJelly's stock counters", "",
-            f"On the first {check['utterances']} test utterances: SynOpCounter {check['spikingjelly_synops']:,} "
-            f"vs our ACs {check['ours_acs']:,}; MACCounter {check['spikingjelly_macs']:,} vs our MACs "
-            f"{check['ours_macs']:,} ({verdict}). {check['note']}",
-        ]
-    return "\n".join(lines) + "\n"

@@ -1,78 +1,12 @@
-"""Pretrained PTS-SNN emotion models: load from a hub or a folder, classify audio.
+"""The :class:`EmotionRecognizer` interface (see :mod:`speechbrain_ptssnn.inference`).
 
-:class:`EmotionRecognizer` is a SpeechBrain ``Pretrained`` interface, used
-like SpeechBrain's own ``EncoderClassifier``::
-
-    from speechbrain_ptssnn.inference import EmotionRecognizer
-
-    model = EmotionRecognizer.from_hparams(source="user/ptssnn-emodb", savedir="tmp/model")
-    probabilities, score, index, label = model.classify_file("angry.wav")
-
-or, without importing this module, through SpeechBrain's ``foreign_class``
-(the exported folder holds a ``custom_interface.py`` that imports it)::
-
-    from speechbrain.inference.interfaces import foreign_class
-
-    model = foreign_class(source="user/ptssnn-emodb", pymodule_file="custom_interface.py",
-                          classname="EmotionRecognizer")
-
-The model folder is written by :mod:`speechbrain_ptssnn.export` from a finished
-training run: ``hyperparams.yaml`` (HyperPyYAML: the upstream, the adapter, the
-label encoder and a ``pretrainer``), ``adapter.ckpt`` (a plain state dict),
-``label_encoder.txt``, ``custom_interface.py`` and a model card.
-
-What happens to a file
-----------------------
-1. It is read with :func:`speechbrain_ptssnn.dataprep.audio.load_audio`, the
-   reader training used: channels averaged to mono, resampled to 16 kHz.
-2. The frozen upstream (emotion2vec by default; whichever the run used) turns
-   it into frames, one utterance at a time, exactly as the feature cache did
-   during training.
-3. The frames are rounded through the training run's storage dtype
-   (``float16`` by default, :func:`~speechbrain_ptssnn.upstreams.round_to_storage_dtype`),
-   so the adapter sees the values it was evaluated on.
-4. The PTS-SNN adapter gives one firing rate per class (the logits).
-
-Long audio
-----------
-Audio longer than ``max_chunk_seconds`` (30 s by default; an hparam, so it can
-be overridden at load time) is cut into ``ceil(duration / max_chunk_seconds)``
-chunks of equal length; the upstream runs on each chunk separately and the
-chunks' frames are **concatenated in time** before the adapter, which then
-classifies the whole recording at once (its temporal shift, attention and
-firing rates span every chunk). Up to ``max_chunk_seconds`` this is exactly the
-training computation; beyond it only the upstream's context is limited to a
-chunk (and each chunk boundary can drop a partial frame). This bounds
-emotion2vec's memory (its attention is quadratic in length); the adapter's
-attention is linear in length.
-
-Probabilities
--------------
-The adapter's logits are firing rates in [0, 1] (unless the run was trained
-with ``learn_output_scale``), so their softmax, which is what
-:meth:`EmotionRecognizer.classify_batch` reports as probabilities (as
-training's ``predictions.csv`` does), is close to uniform: only its arg max,
-the label, is meaningful. :meth:`EmotionRecognizer.compute_logits` gives the
-rates themselves.
-
-Security
---------
-``hyperparams.yaml`` is HyperPyYAML: loading it imports and calls the Python
-objects it names, so loading a model from an untrusted hub repository runs
-its code, as with every SpeechBrain ``from_hparams``/``foreign_class``. The
-weights themselves are read with ``torch.load(..., weights_only=True)``.
-
-The console script ``ptssnn-classify`` (:func:`main`) classifies files from
-the command line.
+How audio is read, chunked, rounded and scored is described in the package's
+documentation.
 """
 
-import argparse
-import contextlib
-import json
 import logging
 import math
 import os
-import sys
 
 import torch
 from speechbrain.inference.interfaces import Pretrained
@@ -86,91 +20,6 @@ logger = logging.getLogger(__name__)
 
 #: Default longest stretch of audio the upstream sees at once (seconds).
 DEFAULT_MAX_CHUNK_SECONDS = 30.0
-
-
-# --------------------------------------------------------------- load hooks
-def load_adapter_state(adapter, path):
-    """Loads adapter weights strictly, with ``torch.load(weights_only=True)``.
-
-    Used as the ``pretrainer``'s hook for the adapter in exported
-    ``hyperparams.yaml`` files, in place of SpeechBrain's default parameter
-    transfer, which loads non-strictly (a mismatched file would leave random
-    weights in place with only a logged warning).
-
-    Arguments
-    ---------
-    adapter : torch.nn.Module
-        The adapter built from the hparams.
-    path : str or os.PathLike
-        A plain state dict (``adapter.ckpt``).
-
-    Raises
-    ------
-    ValueError
-        If the file is not a state dict of tensors, or does not match the
-        adapter (missing or unexpected keys, shape mismatches); the message
-        names the file.
-
-    Example
-    -------
-    >>> import os, tempfile
-    >>> layer = torch.nn.Linear(2, 3)
-    >>> path = os.path.join(tempfile.mkdtemp(), "adapter.ckpt")
-    >>> torch.save(layer.state_dict(), path)
-    >>> load_adapter_state(torch.nn.Linear(2, 3), path)
-    >>> load_adapter_state(torch.nn.Linear(2, 4), path)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: .../adapter.ckpt does not match the adapter built from hyperparams.yaml: ...
-    """
-    path = os.fspath(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{path}: not a loadable weights-only state dict ({error})") from error
-    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-        raise ValueError(f"{path}: expected a plain state dict (parameter name -> tensor)")
-    try:
-        adapter.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        detail = " ".join(str(error).split())
-        raise ValueError(
-            f"{path} does not match the adapter built from hyperparams.yaml: {detail}"
-        ) from error
-
-
-def load_label_encoder(encoder, path):
-    """Loads a ``CategoricalEncoder`` file, failing loudly (unlike its default hook).
-
-    Arguments
-    ---------
-    encoder : speechbrain.dataio.encoder.CategoricalEncoder
-        The (empty) encoder from the hparams.
-    path : str or os.PathLike
-        ``label_encoder.txt`` as training wrote it.
-
-    Raises
-    ------
-    ValueError
-        If the file is missing or unreadable (named in the message).
-
-    Example
-    -------
-    >>> import os, tempfile
-    >>> from speechbrain.dataio.encoder import CategoricalEncoder
-    >>> from speechbrain_ptssnn.dataio import label_encoder_for
-    >>> path = os.path.join(tempfile.mkdtemp(), "label_encoder.txt")
-    >>> label_encoder_for(["angry", "sad"]).save(path)
-    >>> encoder = CategoricalEncoder()
-    >>> load_label_encoder(encoder, path)
-    >>> encoder.decode_ndim([1, 0])
-    ['sad', 'angry']
-    """
-    path = os.fspath(path)
-    try:
-        encoder.load(path)
-    except Exception as error:
-        raise ValueError(f"{path}: not a readable label encoder file ({error})") from error
 
 
 def chunk_bounds(num_samples, max_samples=None):
@@ -224,7 +73,6 @@ def _warn_if_savedir_holds_another_model(savedir, source, hparams_file):
         )
 
 
-# --------------------------------------------------------------- interface
 class EmotionRecognizer(Pretrained):
     """A trained PTS-SNN emotion classifier on raw audio, as SpeechBrain interfaces are.
 
@@ -642,101 +490,3 @@ class EmotionRecognizer(Pretrained):
     def forward(self, wavs, wav_lens=None):
         """Runs :meth:`classify_batch`."""
         return self.classify_batch(wavs, wav_lens)
-
-
-# -------------------------------------------------------------------- CLI
-def _parser():
-    parser = argparse.ArgumentParser(
-        prog="ptssnn-classify",
-        description="Classify the emotion of audio files with an exported PTS-SNN model "
-        "(a hub id or a local folder written by `python -m speechbrain_ptssnn.export`). "
-        "Probabilities are the softmax of the adapter's firing rates, hence close to "
-        "uniform: the label (arg max) is what counts. Loading a model runs the code its "
-        "hyperparams.yaml names: only use sources you trust.",
-    )
-    parser.add_argument("files", nargs="+", metavar="FILE",
-                        help="audio files (any rate, mono or stereo)")
-    parser.add_argument("--source", required=True, help="hub id (user/repo) or local model folder")
-    parser.add_argument("--savedir", default=None, help="where to collect the model files "
-                        "(default: used in place / the hub cache)")
-    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    parser.add_argument("--max_chunk_seconds", type=float, default=None,
-                        help="longest audio the upstream sees at once (default: the model's, 30 s)")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
-    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    parser.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
-    return parser
-
-
-def _format_result(result):
-    probs = "  ".join(f"{lab}={p:.4f}" for lab, p in result["probabilities"].items())
-    return f"{result['file']}\t{result['label']}\t{probs}"
-
-
-def main(argv=None):
-    """The ``ptssnn-classify`` console script.
-
-    ``ptssnn-classify --source SRC FILE [FILE ...] [--json]`` prints, per
-    file, the label and the class probabilities (tab-separated), or with
-    ``--json`` one JSON document ``{"source", "labels", "results": [...]}``
-    whose results are :meth:`EmotionRecognizer.predict_file` dictionaries
-    (``{"file", "error"}`` for a file that failed). A tqdm progress bar goes
-    to stderr when there are several files. Files that fail are reported and
-    skipped.
-
-    Arguments
-    ---------
-    argv : list of str, optional
-        Command-line arguments (``sys.argv[1:]`` if None).
-
-    Returns
-    -------
-    int
-        Exit status: 0, or 1 if any file failed.
-
-    Example
-    -------
-    >>> main(["--source", "user/ptssnn-emodb", "--json", "angry.wav"])  # doctest: +SKIP
-    0
-    """
-    from tqdm import tqdm
-
-    args = _parser().parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    stdout = sys.stdout
-    overrides = {}
-    if args.max_chunk_seconds is not None:
-        overrides["max_chunk_seconds"] = args.max_chunk_seconds
-    results, failed = [], 0
-    # Anything libraries print while loading or running goes to stderr, so
-    # that stdout holds only the results (valid JSON with --json).
-    with contextlib.redirect_stdout(sys.stderr):
-        model = EmotionRecognizer.from_hparams(
-            source=args.source, savedir=args.savedir, overrides=overrides,
-            run_opts={"device": args.device},
-        )
-        bar = tqdm(args.files, desc="Classifying", unit="file", file=sys.stderr,
-                   disable=args.no_progress or len(args.files) < 2, dynamic_ncols=True)
-        for path in bar:
-            try:
-                result = model.predict_file(path)
-            except (OSError, ValueError, RuntimeError) as error:
-                failed += 1
-                result = {"file": path, "error": str(error)}
-                if not args.json:
-                    bar.write(f"error: {error}", file=sys.stderr)
-            else:
-                if not args.json:
-                    bar.write(_format_result(result), file=stdout)
-            results.append(result)
-    if args.json:
-        document = {"source": str(args.source), "labels": model.labels, "results": results}
-        json.dump(document, stdout, indent=2)
-        stdout.write("\n")
-    stdout.flush()
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,68 @@
+"""``python -m speechbrain_ptssnn.export RUN_FOLDER OUT_FOLDER [--fold K | --best] ...``."""
+
+import argparse
+import sys
+
+from speechbrain_ptssnn.export.hub_files import FILES
+from speechbrain_ptssnn.export.model_card import pct
+from speechbrain_ptssnn.export.run_export import export_run
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m speechbrain_ptssnn.export",
+        description="Export a finished PTS-SNN training run (one fold) into a hub-ready "
+        "model folder for speechbrain_ptssnn.inference.EmotionRecognizer.",
+    )
+    parser.add_argument("run_folder", help="the recipe's output folder")
+    parser.add_argument("out_folder", help="where to write the model folder")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--fold", type=int, default=None, help="export fold K")
+    which.add_argument("--best", action="store_true",
+                       help="export the finished fold with the best test UA (the default)")
+    parser.add_argument("--repo_id", default=None,
+                        help="hub id the folder will be uploaded to (written as pretrained_path)")
+    parser.add_argument("--upstream", default=None, choices=["emotion2vec", "fbank"],
+                        help="replace the run's upstream (needed for precomputed features)")
+    parser.add_argument("--upstream_source", default=None,
+                        help="replace the run's upstream_source (e.g. the hub id of a local copy)")
+    parser.add_argument("--max_chunk_seconds", type=float, default=30.0,
+                        help="longest audio the upstream sees at once (default 30; 0: no limit)")
+    parser.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    return parser
+
+
+def main(argv=None):
+    """``python -m speechbrain_ptssnn.export RUN_FOLDER OUT_FOLDER [--fold K | --best]``.
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Command-line arguments (``sys.argv[1:]`` if None).
+
+    Returns
+    -------
+    int
+        Exit status (0; 1 with a message on stderr for a bad run or option).
+
+    Example
+    -------
+    >>> main(["results/emodb/ptssnn/1986", "exported", "--best"])  # doctest: +SKIP
+    0
+    """
+    args = _parser().parse_args(argv)
+    try:
+        info = export_run(
+            args.run_folder, args.out_folder, fold=args.fold, repo_id=args.repo_id,
+            upstream=args.upstream, upstream_source=args.upstream_source,
+            max_chunk_seconds=args.max_chunk_seconds or None, force=args.force,
+        )
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    how = "--fold" if args.fold is not None else "best test UA"
+    print(f"exported fold {info['fold']} ({how}; test UA {pct(info['metrics']['UA'])} %) of "
+          f"{info['run_folder']} to {info['out_folder']}: " + ", ".join(FILES))
+    for warning in info["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0

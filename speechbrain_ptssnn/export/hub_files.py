@@ -1,0 +1,34 @@
+"""The files of an exported model folder, and the templates they are made from.
+
+The templates (``templates/hyperparams.yaml``, ``templates/model_card.md``,
+``templates/custom_interface.py``) are package data, shipped by ``setup.py``
+(``package_data``) and read through :mod:`importlib.resources`, so an
+installed copy of the package finds them as a checkout does.
+"""
+
+from importlib import resources
+
+from speechbrain_ptssnn.runs import ADAPTER_CHECKPOINT, LABEL_ENCODER
+
+HYPERPARAMS = "hyperparams.yaml"
+WEIGHTS = ADAPTER_CHECKPOINT
+LABELS = LABEL_ENCODER
+INTERFACE = "custom_interface.py"
+CARD = "README.md"
+#: the files of an exported model folder
+FILES = (HYPERPARAMS, WEIGHTS, LABELS, INTERFACE, CARD)
+
+HPARAMS_TEMPLATE = "hyperparams.yaml"
+MODEL_CARD_TEMPLATE = "model_card.md"
+INTERFACE_TEMPLATE = "custom_interface.py"
+
+
+def template_text(name):
+    """The text of the template ``templates/<name>``.
+
+    Example
+    -------
+    >>> "from speechbrain_ptssnn.inference import EmotionRecognizer" in template_text(INTERFACE_TEMPLATE)
+    True
+    """
+    return resources.files(__package__).joinpath("templates").joinpath(name).read_text(encoding="utf-8")

@@ -1,0 +1,244 @@
+"""The ``hyperparams.yaml`` of an exported model.
+
+The file is ``templates/hyperparams.yaml`` (package data) filled in: the
+``${...}`` fields of its header comment with the run's name, fold, corpus and
+labels (``string.Template``), then each ``key: !PLACEHOLDER`` slot with
+entries (:func:`~speechbrain_ptssnn.export.hub_yaml.fill_slot`): the
+settings, the upstream weights' fingerprint (none when it is unknown), the
+upstream as the run used it (with ``upstream_source`` and ``upstream_hub``
+for emotion2vec) and the adapter with the run's hparams. The label encoder,
+``modules`` and the ``pretrainer`` are the template's own.
+"""
+
+import glob
+import os
+import string
+
+from speechbrain_ptssnn.export.hub_files import HPARAMS_TEMPLATE, template_text
+from speechbrain_ptssnn.export.hub_yaml import (
+    check_exportable,
+    fill_slot,
+    node_copy,
+    read_tagged_yaml,
+    ref,
+    tag_of,
+    tagged,
+)
+from speechbrain_ptssnn.features import DEFAULT_SOURCE
+from speechbrain_ptssnn.runs import read_json
+
+_EMOTION2VEC = "!new:speechbrain_ptssnn.upstreams.emotion2vec.Emotion2vec"
+_WAVEFORM_FEATURES = "!new:speechbrain_ptssnn.upstreams.waveform.WaveformFeatures"
+
+
+def is_local(source):
+    """Whether an upstream source is a local directory rather than a hub id.
+
+    Example
+    -------
+    >>> is_local("iic/emotion2vec_base"), is_local("/models/e2v"), is_local("./e2v")
+    (False, True, True)
+    """
+    return bool(source) and (os.path.isabs(source) or os.path.isdir(source)
+                             or source.startswith(("./", "../", "~")))
+
+
+def hub_hparams(info, settings, fingerprint, upstream, adapter):
+    """The exported ``hyperparams.yaml`` as a document (dump it with ``dump_yaml``).
+
+    Arguments
+    ---------
+    info : dict
+        What the export gathered (``run_folder``, ``fold``, ``corpus``, ``labels``).
+    settings : dict
+        The plain settings (:func:`settings_entries`).
+    fingerprint : dict
+        :func:`fingerprint_entries` (empty: no fingerprint).
+    upstream : dict
+        :func:`upstream_entries`.
+    adapter : ruamel.yaml.comments.CommentedMap
+        :func:`adapter_node`.
+
+    Returns
+    -------
+    ruamel.yaml.comments.CommentedMap
+
+    Raises
+    ------
+    ValueError
+        If a node the run gave holds ``!PLACEHOLDER`` or ``!include:``.
+    """
+    header = {
+        "run": os.path.basename(info["run_folder"]),
+        "fold": info["fold"],
+        "corpus": info["corpus"],
+        "labels": ", ".join(info["labels"]),
+    }
+    text = string.Template(template_text(HPARAMS_TEMPLATE)).substitute(
+        {key: " ".join(str(value).split()) for key, value in header.items()}  # one comment line
+    )
+    document = read_tagged_yaml(text)
+    slots = {key: {key: value} for key, value in settings.items()}
+    slots.update(upstream_weights=fingerprint, upstream=upstream, adapter={"adapter": adapter})
+    for key, entries in slots.items():
+        fill_slot(document, key, entries)
+    check_exportable(document)
+    return document
+
+
+def settings_entries(info, input_size, n_classes, sample_rate, pretrained_path):
+    """The plain settings at the top of the file, in order."""
+    return {
+        "pretrained_path": str(pretrained_path),
+        "sample_rate": int(sample_rate),
+        "storage_dtype": info["storage_dtype"],
+        "max_chunk_seconds": info["max_chunk_seconds"],
+        "input_size": int(input_size),
+        "n_classes": int(n_classes),
+    }
+
+
+def fingerprint_entries(fingerprint):
+    """``upstream_weights`` and ``check_upstream_weights``, or nothing without a fingerprint."""
+    return {"upstream_weights": fingerprint, "check_upstream_weights": True} if fingerprint else {}
+
+
+def adapter_node(hparams, hparams_path):
+    """The run's ``adapter: !new:...`` entry, its sizes referring to the file's keys.
+
+    Returns
+    -------
+    adapter : ruamel.yaml.comments.CommentedMap
+        The adapter's node (its other hparams as the run resolved them).
+    input_size : int
+        The adapter's input size.
+
+    Raises
+    ------
+    ValueError
+        If the run's hparams have no ``adapter: !new:...`` mapping.
+    """
+    adapter = hparams.get("adapter")
+    if not (tag_of(adapter) or "").startswith("!new:") or not isinstance(adapter, dict):
+        raise ValueError(f"{hparams_path} has no `adapter: !new:...` entry to export")
+    node = node_copy(adapter)
+    input_size = int(hparams.get("input_size", node.get("input_size", 0)))
+    for key in ("input_size", "n_classes"):
+        if key in node:
+            node[key] = ref(f"<{key}>")
+    return node, input_size
+
+
+def choose_upstream(hparams, upstream=None, upstream_source=None):
+    """The upstream the export names, and what to warn about.
+
+    Arguments
+    ---------
+    hparams : dict
+        The run's hparams (:func:`~speechbrain_ptssnn.export.hub_yaml.read_tagged_yaml`).
+    upstream : str, optional
+        Replaces the run's ``upstream`` (``emotion2vec`` or ``fbank``).
+    upstream_source : str, optional
+        Replaces the run's ``upstream_source``.
+
+    Returns
+    -------
+    dict
+        ``name`` (a string, or the run's tagged node), ``source``,
+        ``entries`` and ``description`` (:func:`upstream_entries`),
+        ``fingerprint`` (:func:`weights_fingerprint`, None unless the run's
+        own emotion2vec is exported) and ``warnings``.
+    """
+    warnings = []
+    name = upstream if upstream is not None else hparams.get("upstream", "emotion2vec")
+    trained_source = hparams.get("upstream_source") or DEFAULT_SOURCE
+    source = upstream_source or trained_source
+    is_emotion2vec = isinstance(name, str) and name.lower() == "emotion2vec"
+    if is_emotion2vec and is_local(source):
+        warnings.append(
+            f"the upstream is a local directory ({source}): the exported model only loads "
+            "where that directory exists; pass --upstream_source with its hub id (e.g. "
+            "iic/emotion2vec_base) to publish it"
+        )
+    replaced = upstream_source and upstream_source != trained_source
+    if replaced and hparams.get("upstream") != "precomputed":
+        warnings.append(
+            f"the adapter was trained on features of another upstream_source than `{source}`: "
+            "the exported model reproduces the training run only if both hold the same weights"
+        )
+    if hparams.get("upstream") == "precomputed" and upstream is not None:
+        warnings.append("the run used precomputed features: the exported upstream was named "
+                        "by hand and may not reproduce them")
+    entries, description = upstream_entries(hparams, name, source, hparams.get("upstream_hub"))
+    fingerprint = None
+    if is_emotion2vec and source == trained_source:
+        fingerprint = weights_fingerprint(hparams, source)
+    return {"name": name, "source": source, "entries": entries, "description": description,
+            "fingerprint": fingerprint, "warnings": warnings}
+
+
+def upstream_entries(hparams, upstream, source, hub):
+    """The upstream's entries of the file, and a description of it for the card.
+
+    Arguments
+    ---------
+    hparams : dict
+        The run's hparams.
+    upstream : str or tagged node
+        ``emotion2vec``, ``fbank``, or a module node from the run's hparams
+        (a feature module is wrapped in ``WaveformFeatures``, as training did).
+    source, hub : str
+        emotion2vec's ``upstream_source`` and ``upstream_hub``.
+
+    Returns
+    -------
+    entries : dict
+        ``upstream`` (after ``upstream_source`` and ``upstream_hub`` for emotion2vec).
+    description : str
+
+    Raises
+    ------
+    ValueError
+        For ``precomputed`` features or an unknown upstream.
+    """
+    if tag_of(upstream):
+        cls = tag_of(upstream).split(":", 1)[-1]
+        if not cls.endswith(("Emotion2vec", "WaveformFeatures")):
+            # As training did (build_feature_source): feature modules get wrapped.
+            upstream = tagged(_WAVEFORM_FEATURES,
+                              {"features": upstream, "sample_rate": ref("<sample_rate>")})
+        return {"upstream": upstream}, f"`{cls}` from the run's hparams"
+    name = str(upstream).strip().lower()
+    if name == "emotion2vec":
+        node = tagged(_EMOTION2VEC, {"source": ref("<upstream_source>"), "hub": ref("<upstream_hub>")})
+        entries = {"upstream_source": source, "upstream_hub": hub, "upstream": node}
+        return entries, f"emotion2vec `{source}` (frozen, through FunASR)"
+    if name == "fbank":
+        fbank = tagged("!new:speechbrain.lobes.features.Fbank",
+                       {"n_mels": ref("<input_size>"), "sample_rate": ref("<sample_rate>")})
+        node = tagged(_WAVEFORM_FEATURES, {"features": fbank, "sample_rate": ref("<sample_rate>")})
+        return {"upstream": node}, f"SpeechBrain filterbanks ({hparams.get('input_size')} mels)"
+    if name == "precomputed":
+        raise ValueError(
+            "this run read precomputed features (upstream: precomputed), which a pretrained "
+            "model cannot compute: pass --upstream emotion2vec (or fbank) and "
+            "--upstream_source with the model that made them"
+        )
+    raise ValueError(f"cannot export upstream {upstream!r}; expected emotion2vec, fbank or a "
+                     "module from the hparams")
+
+
+def weights_fingerprint(hparams, source):
+    """The emotion2vec weights fingerprint the run's feature cache recorded, if unique."""
+    cache = hparams.get("feature_cache_folder") or hparams.get("cache_folder")
+    if not cache or not os.path.isdir(cache):
+        return None
+    wanted = os.path.abspath(source) if os.path.isdir(source) else source
+    found = set()
+    for path in glob.glob(os.path.join(cache, "Emotion2vec-*", "identity.json")):
+        identity = read_json(path) or {}
+        upstream = identity.get("upstream", {})
+        if (upstream.get("source") == wanted
+                and identity.get("storage_dtype") == str(hparams.get("storage_dtype", "float16"))):
+            found.add(upstream.get("weights"))
+    return found.pop() if len(found) == 1 else None

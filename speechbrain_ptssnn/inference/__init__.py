@@ -1,0 +1,93 @@
+"""Pretrained PTS-SNN emotion models: load from a hub or a folder, classify audio.
+
+:class:`EmotionRecognizer` is a SpeechBrain ``Pretrained`` interface, used
+like SpeechBrain's own ``EncoderClassifier``::
+
+    from speechbrain_ptssnn.inference import EmotionRecognizer
+
+    model = EmotionRecognizer.from_hparams(source="user/ptssnn-emodb", savedir="tmp/model")
+    probabilities, score, index, label = model.classify_file("angry.wav")
+
+or, without importing this module, through SpeechBrain's ``foreign_class``
+(the exported folder holds a ``custom_interface.py`` that imports it)::
+
+    from speechbrain.inference.interfaces import foreign_class
+
+    model = foreign_class(source="user/ptssnn-emodb", pymodule_file="custom_interface.py",
+                          classname="EmotionRecognizer")
+
+The model folder is written by :mod:`speechbrain_ptssnn.export` from a finished
+training run: ``hyperparams.yaml`` (HyperPyYAML: the upstream, the adapter, the
+label encoder and a ``pretrainer``), ``adapter.ckpt`` (a plain state dict),
+``label_encoder.txt``, ``custom_interface.py`` and a model card.
+
+What happens to a file
+----------------------
+1. It is read with :func:`speechbrain_ptssnn.dataprep.audio.load_audio`, the
+   reader training used: channels averaged to mono, resampled to 16 kHz.
+2. The frozen upstream (emotion2vec by default; whichever the run used) turns
+   it into frames, one utterance at a time, exactly as the feature cache did
+   during training.
+3. The frames are rounded through the training run's storage dtype
+   (``float16`` by default, :func:`~speechbrain_ptssnn.upstreams.round_to_storage_dtype`),
+   so the adapter sees the values it was evaluated on.
+4. The PTS-SNN adapter gives one firing rate per class (the logits).
+
+Long audio
+----------
+Audio longer than ``max_chunk_seconds`` (30 s by default; an hparam, so it can
+be overridden at load time) is cut into ``ceil(duration / max_chunk_seconds)``
+chunks of equal length; the upstream runs on each chunk separately and the
+chunks' frames are **concatenated in time** before the adapter, which then
+classifies the whole recording at once (its temporal shift, attention and
+firing rates span every chunk). Up to ``max_chunk_seconds`` this is exactly the
+training computation; beyond it only the upstream's context is limited to a
+chunk (and each chunk boundary can drop a partial frame). This bounds
+emotion2vec's memory (its attention is quadratic in length); the adapter's
+attention is linear in length.
+
+Probabilities
+-------------
+The adapter's logits are firing rates in [0, 1] (unless the run was trained
+with ``learn_output_scale``), so their softmax, which is what
+:meth:`EmotionRecognizer.classify_batch` reports as probabilities (as
+training's ``predictions.csv`` does), is close to uniform: only its arg max,
+the label, is meaningful. :meth:`EmotionRecognizer.compute_logits` gives the
+rates themselves.
+
+Security
+--------
+``hyperparams.yaml`` is HyperPyYAML: loading it imports and calls the Python
+objects it names, so loading a model from an untrusted hub repository runs
+its code, as with every SpeechBrain ``from_hparams``/``foreign_class``. The
+weights themselves are read with ``torch.load(..., weights_only=True)``.
+
+The console script ``ptssnn-classify`` (:func:`main`) classifies files from
+the command line.
+
+Modules: :mod:`~speechbrain_ptssnn.inference.recognizer` (the interface),
+:mod:`~speechbrain_ptssnn.inference.hooks` (the ``pretrainer``'s strict load
+hooks) and :mod:`~speechbrain_ptssnn.inference.cli` (the console script).
+"""
+
+from speechbrain_ptssnn.inference.cli import main
+from speechbrain_ptssnn.inference.hooks import (
+    check_adapter_state,
+    load_adapter_state,
+    load_label_encoder,
+)
+from speechbrain_ptssnn.inference.recognizer import (
+    DEFAULT_MAX_CHUNK_SECONDS,
+    EmotionRecognizer,
+    chunk_bounds,
+)
+
+__all__ = [
+    "EmotionRecognizer",
+    "chunk_bounds",
+    "load_adapter_state",
+    "load_label_encoder",
+    "check_adapter_state",
+    "main",
+    "DEFAULT_MAX_CHUNK_SECONDS",
+]
