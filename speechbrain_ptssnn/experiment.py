@@ -31,7 +31,7 @@ from speechbrain_ptssnn.dataprep.prepare import select_emotions
 from speechbrain_ptssnn.features import make_feature_source
 from speechbrain_ptssnn.runs import (
     BEST_METRICS,
-    HPARAMS_SNAPSHOT,
+    HPARAMS_FILE,
     OPTIONS_FILE,
     SPLITS,
     fold_folder,
@@ -264,7 +264,7 @@ class Experiment:
         if if_main_process():
             with open(self.hparams_file, encoding="utf-8") as stream:
                 resolved = resolve_references(stream, {**self.overrides, "fold": fold}).getvalue()
-            path = os.path.join(hparams["fold_folder"], HPARAMS_SNAPSHOT)
+            path = os.path.join(hparams["fold_folder"], HPARAMS_FILE)
             with open(path, "w", encoding="utf-8") as stream:
                 stream.write(f"# {os.path.abspath(self.hparams_file)}, fold {fold}\n{resolved}")
         hparams["tensorboard_logger"] = None

@@ -2,10 +2,9 @@
 
 A recipe's ``output_folder`` holds::
 
-    hyperparams.yaml                        the hparams as run (SpeechBrain writes it)
+    hyperparams.yaml                        the hparams as given (SpeechBrain's snapshot)
     prepare_options.json                    the data-preparation options
     skipped_files.txt                       corpus files not understood, if any
-    hyperparams.yaml                        the hparams as given (SpeechBrain's snapshot)
     fold_<k>/{train,valid,test}.json        the fold's manifests (k from 1)
     fold_<k>/hyperparams.yaml               the hparams that trained the fold, resolved
     fold_<k>/save/CKPT+*/adapter.ckpt       checkpoints (SpeechBrain's Checkpointer)
@@ -26,7 +25,6 @@ import re
 
 HPARAMS_FILE = "hyperparams.yaml"
 OPTIONS_FILE = "prepare_options.json"
-HPARAMS_SNAPSHOT = "hyperparams.yaml"
 SKIPPED_FILE = "skipped_files.txt"
 SPLITS = ("train", "valid", "test")
 SAVE_FOLDER = "save"

@@ -26,7 +26,7 @@ from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_ptssnn.dataprep.manifest import read_manifest
 from speechbrain_ptssnn.runs import (
-    HPARAMS_SNAPSHOT,
+    HPARAMS_FILE,
     best_checkpoint,
     finished_fold_folder,
     fold_folder,
@@ -201,9 +201,9 @@ def hparams_candidates(output_folder, n_classes, overrides=None, fold=None):
     """
     overrides = dict(overrides or {})
     candidates = []
-    snapshots = [os.path.join(output_folder, HPARAMS_SNAPSHOT)]
+    snapshots = [os.path.join(output_folder, HPARAMS_FILE)]
     if fold is not None:
-        snapshots.insert(0, os.path.join(fold_folder(output_folder, fold), HPARAMS_SNAPSHOT))
+        snapshots.insert(0, os.path.join(fold_folder(output_folder, fold), HPARAMS_FILE))
     for snapshot in filter(os.path.exists, snapshots):
         candidates.append((snapshot, functools.partial(_load_snapshot, snapshot, n_classes, overrides)))
     summary = os.path.join(output_folder, "summary.json")
