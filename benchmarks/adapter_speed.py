@@ -35,14 +35,14 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from speechbrain_ptssnn.atomic import write_json  # noqa: E402
-from speechbrain_ptssnn.lobes import PLIF, PTSSNN  # noqa: E402
+from speechbrain_ptssnn.lobes import PLIF, PTSSNN, ReLUNeuron  # noqa: E402
 
 
 def build(kind):
     """The default adapter with the given PLIF backend, or the ANN twin."""
     torch.manual_seed(0)
     if kind == "ann_twin":
-        return PTSSNN(ann_twin=True)
+        return PTSSNN(neuron=ReLUNeuron)
     model = PTSSNN()
     for module in model.modules():
         if isinstance(module, PLIF):

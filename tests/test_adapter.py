@@ -6,7 +6,7 @@ import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_ptssnn.lobes import PTSSNN, VARIANTS
+from speechbrain_ptssnn.lobes import PTSSNN, VARIANTS, ReLUNeuron
 from speechbrain_ptssnn.losses import HybridFocalLabelSmoothingLoss
 
 HPARAMS = Path(__file__).resolve().parents[1] / "hparams" / "ptssnn.yaml"
@@ -169,7 +169,7 @@ def test_unknown_variant_is_a_clear_error():
 
 def test_ann_twin_has_the_same_layers_with_relu():
     torch.manual_seed(4)
-    spiking, twin = small_adapter(), small_adapter(ann_twin=True)
+    spiking, twin = small_adapter(), small_adapter(neuron=ReLUNeuron)
     spiking_names = {n for n, _ in spiking.named_parameters() if not n.endswith("node.w")}
     assert {n for n, _ in twin.named_parameters()} == spiking_names
     twin.load_state_dict(spiking.state_dict(), strict=False)

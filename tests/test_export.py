@@ -34,7 +34,8 @@ def test_every_hyperpyyaml_tag_survives_reading_and_writing():
     text = HPARAMS.read_text()
     document = read_tagged_yaml(text)
     assert tag_of(document["adapter"]) == "!new:speechbrain_ptssnn.lobes.PTSSNN"
-    assert tag_of(document["adapter"]["surrogate"]).startswith("!name:")
+    assert tag_of(document["neuron"]["surrogate"]).startswith("!name:")
+    assert tag_of(document["adapter"]["neuron"]) == "!ref"
     assert tag_of(document["__set_seed"]).startswith("!apply:")
     assert tag_of(document["output_folder"]) == "!ref"
     assert tag_of(document["data_folder"]) == "!PLACEHOLDER"
@@ -66,7 +67,8 @@ def exported_document(adapter_text, fingerprint=None):
 
 def test_the_exported_hparams_fill_every_slot_and_load():
     adapter = ("    input_size: 20\n    n_classes: 2\n    hidden_sizes: [16, 8]\n"
-               "    bias_hidden_size: 4\n    surrogate: !name:spikingjelly.activation_based.surrogate.Sigmoid\n")
+               "    bias_hidden_size: 4\n    neuron: !name:speechbrain_ptssnn.lobes.PLIF\n"
+               "        surrogate: !name:spikingjelly.activation_based.surrogate.Sigmoid\n")
     text = dump_yaml(exported_document(adapter))
     assert "!PLACEHOLDER" in template_text(HPARAMS_TEMPLATE) and "!PLACEHOLDER" not in text
     assert "# Exported from x, fold 3, corpus emodb; labels: angry, sad." in text

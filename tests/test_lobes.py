@@ -258,7 +258,7 @@ def test_fused_plif_equals_spikingjelly_on_binary_input_at_the_threshold(decay_i
 def test_membrane_readout_is_the_mean_potential_of_leaky_integrators():
     from speechbrain_ptssnn.lobes.classifier import SpikingClassifier
 
-    classifier = SpikingClassifier(5, 3, readout="membrane", init_tau=3.0)
+    classifier = SpikingClassifier(5, 3, readout="membrane", membrane_init_tau=3.0)
     x, lengths = torch.randn(2, 7, 5), torch.tensor([1.0, 4 / 7])
     logits = classifier(x, lengths)
     current, q = classifier.linear(x), 1 / 3.0

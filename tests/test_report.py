@@ -1,5 +1,6 @@
 """The efficiency report: operation counts, firing rates, health, the CLI and the comparison."""
 
+import functools
 import json
 import shutil
 
@@ -200,7 +201,7 @@ def test_monitored_rates_equal_hand_counts_from_the_spike_tensors():
 
 def test_very_high_thresholds_are_reported_silent():
     torch.manual_seed(0)
-    model = small_adapter(v_threshold=1e6).eval()
+    model = small_adapter(neuron=functools.partial(PLIF, v_threshold=1e6)).eval()
     with torch.no_grad(), SpikeMonitor(model) as monitor:
         model(torch.randn(2, 10, 12) * 5, torch.tensor([1.0, 0.7]))
     summary = monitor.summary()
@@ -213,7 +214,7 @@ def test_very_high_thresholds_are_reported_silent():
 def test_thresholds_near_zero_are_reported_saturated():
     # the vanilla SNN, driven by a positive current: with a threshold near
     # zero every neuron fires on every valid frame
-    model = small_adapter(variant="vanilla", v_threshold=1e-4).eval()
+    model = small_adapter(variant="vanilla", neuron=functools.partial(PLIF, v_threshold=1e-4)).eval()
     with torch.no_grad():
         model.projection.weight.zero_()
         model.projection.bias.fill_(1.0)

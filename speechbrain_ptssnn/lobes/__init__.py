@@ -9,9 +9,10 @@ from speechbrain_ptssnn.lobes.attention import SpikingSparseLinearAttention
 from speechbrain_ptssnn.lobes.classifier import SpikingClassifier
 from speechbrain_ptssnn.lobes.homeostatic_bias import HomeostaticBiasGenerator
 from speechbrain_ptssnn.lobes.masking import check_lengths, lengths_to_mask, masked_mean
-from speechbrain_ptssnn.lobes.neurons import PLIF
+from speechbrain_ptssnn.lobes.neurons import PLIF, ReLUNeuron
 from speechbrain_ptssnn.lobes.normalization import MaskedBatchNorm
 from speechbrain_ptssnn.lobes.soft_saturation import SoftSaturation
+from speechbrain_ptssnn.lobes.spike_encoder import SpikeEncoder
 from speechbrain_ptssnn.lobes.spiking_blocks import SpikingTemporalShiftBlock
 from speechbrain_ptssnn.lobes.temporal_shift import TemporalShift
 
@@ -19,8 +20,10 @@ __all__ = [
     "PTSSNN",
     "VARIANTS",
     "PLIF",
+    "ReLUNeuron",
     "MaskedBatchNorm",
     "SoftSaturation",
+    "SpikeEncoder",
     "TemporalShift",
     "SpikingTemporalShiftBlock",
     "SpikingSparseLinearAttention",

@@ -1,7 +1,6 @@
 """PTS-SNN: the whole spiking adapter on top of a frozen speech encoder."""
 
 import torch
-from spikingjelly.activation_based import surrogate
 
 from speechbrain_ptssnn.lobes.attention import SpikingSparseLinearAttention
 from speechbrain_ptssnn.lobes.classifier import SpikingClassifier
@@ -85,8 +84,13 @@ class PTSSNN(torch.nn.Module):
     attention_scaled : bool
         Multiply the attention's outputs by ``1 / sqrt(hidden_sizes[-1])``
         (see :class:`SpikingSparseLinearAttention`).
-    init_tau, v_threshold, surrogate, steepness :
-        Settings of every PLIF layer (see :class:`PLIF`).
+    neuron : callable
+        Builds every layer of neurons: :class:`PLIF` (the default), or a
+        ``functools.partial`` of it with other settings (``init_tau``,
+        ``v_threshold``, ``surrogate``, ``steepness``: the hparams' ``neuron``
+        key); :class:`~speechbrain_ptssnn.lobes.neurons.ReLUNeuron` builds the
+        ANN twin, the same layers with ReLU in place of every PLIF layer (for
+        speed and energy comparisons).
     variant : str
         One of ``"full"``, ``"no_prompt"``, ``"no_attention"``,
         ``"only_shift"``, ``"vanilla"``.
@@ -99,9 +103,6 @@ class PTSSNN(torch.nn.Module):
         ``"rate"`` (Eq. 4) or ``"membrane"`` (see :class:`SpikingClassifier`).
     spike_dropout : float
         Dropout probability on the spikes leaving each block (training only).
-    ann_twin : bool
-        Build the ANN twin instead: the same layers with ReLU in place of
-        every PLIF layer (for speed and energy comparisons).
 
     Example
     -------
@@ -125,16 +126,12 @@ class PTSSNN(torch.nn.Module):
         break_ties=True,
         attention_gate=False,
         attention_scaled=False,
-        init_tau=2.0,
-        v_threshold=1.0,
-        surrogate=surrogate.Sigmoid,
-        steepness=5.0,
+        neuron=PLIF,
         variant="full",
         input_encoding="current",
         spiking_qkv=False,
         readout="rate",
         spike_dropout=0.0,
-        ann_twin=False,
     ):
         super().__init__()
         if variant not in VARIANTS:
@@ -145,35 +142,28 @@ class PTSSNN(torch.nn.Module):
             )
         self.input_size = input_size
         self.variant = variant
-        neuron_kwargs = dict(
-            init_tau=init_tau,
-            v_threshold=v_threshold,
-            surrogate=surrogate,
-            steepness=steepness,
-            spiking=not ann_twin,
-        )
         dim = hidden_sizes[-1]
         if variant == "vanilla":
             self.projection = torch.nn.Linear(input_size, dim)
-            self.neurons = PLIF(**neuron_kwargs)
+            self.neurons = neuron()
         else:
             self.saturation = SoftSaturation(input_size, xi=saturation_xi)
             first = input_size
             self.encoder = None
             if input_encoding != "current":
                 self.encoder = SpikeEncoder(
-                    input_size, two_sided=input_encoding == "spikes", **neuron_kwargs
+                    input_size, two_sided=input_encoding == "spikes", neuron=neuron
                 )
                 first = self.encoder.output_size
             sizes = [first, *hidden_sizes]
             self.blocks = torch.nn.ModuleList(
-                SpikingTemporalShiftBlock(n_in, n_out, shift_fraction, **neuron_kwargs)
+                SpikingTemporalShiftBlock(n_in, n_out, shift_fraction, neuron=neuron)
                 for n_in, n_out in zip(sizes[:-1], sizes[1:])
             )
         if variant in ("full", "no_prompt"):
             prompts = num_prompts if variant == "full" else 0
             self.attention = SpikingSparseLinearAttention(
-                dim, prompts, scaled=attention_scaled, spiking_qkv=spiking_qkv, **neuron_kwargs
+                dim, prompts, scaled=attention_scaled, spiking_qkv=spiking_qkv, neuron=neuron
             )
         if attention_gate and variant in ("full", "no_prompt"):
             self.attention_gate = torch.nn.Parameter(torch.zeros(()))
@@ -188,7 +178,7 @@ class PTSSNN(torch.nn.Module):
             readout=readout,
             learn_output_scale=learn_output_scale,
             break_ties=break_ties,
-            **neuron_kwargs,
+            neuron=neuron,
         )
 
     def forward(self, x, lengths=None):

@@ -1,7 +1,6 @@
 """Spiking sparse linear attention with learnable prompts (paper Eq. 7-9)."""
 
 import torch
-from spikingjelly.activation_based import surrogate
 
 from speechbrain_ptssnn.lobes.masking import lengths_to_mask
 from speechbrain_ptssnn.lobes.neurons import PLIF
@@ -53,9 +52,10 @@ class SpikingSparseLinearAttention(torch.nn.Module):
         Multiply the output by ``1 / sqrt(dim)``.
     spiking_qkv : bool
         Binarise queries, keys and values through batch norm and PLIF.
-    init_tau, v_threshold, surrogate, steepness, spiking :
-        The PLIF layer's settings (see :class:`PLIF`); ``spiking=False``
-        gives the ANN twin's ReLU.
+    neuron : callable
+        Builds the attention's neurons (:class:`PLIF` by default), called with
+        ``decay_input=False`` for the layer that binarises prompts and frames;
+        :class:`~speechbrain_ptssnn.lobes.neurons.ReLUNeuron` for the ANN twin.
 
     Example
     -------
@@ -69,12 +69,8 @@ class SpikingSparseLinearAttention(torch.nn.Module):
         self,
         dim,
         num_prompts=5,
-        init_tau=2.0,
-        v_threshold=1.0,
-        surrogate=surrogate.Sigmoid,
-        steepness=5.0,
+        neuron=PLIF,
         eps=1e-6,
-        spiking=True,
         scaled=False,
         spiking_qkv=False,
     ):
@@ -87,19 +83,14 @@ class SpikingSparseLinearAttention(torch.nn.Module):
             self.prompts = torch.nn.Parameter(torch.randn(num_prompts, dim))
         else:
             self.register_parameter("prompts", None)
-        self.neurons = PLIF(
-            init_tau, v_threshold, surrogate, steepness, decay_input=False, spiking=spiking
-        )
+        self.neurons = neuron(decay_input=False)
         self.query = torch.nn.Linear(dim, dim, bias=False)
         self.key = torch.nn.Linear(dim, dim, bias=False)
         self.value = torch.nn.Linear(dim, dim, bias=False)
         self.spiking_qkv = spiking_qkv
         if spiking_qkv:
             self.qkv_norms = torch.nn.ModuleList(MaskedBatchNorm(dim) for _ in range(3))
-            self.qkv_neurons = torch.nn.ModuleList(
-                PLIF(init_tau, v_threshold, surrogate, steepness, spiking=spiking)
-                for _ in range(3)
-            )
+            self.qkv_neurons = torch.nn.ModuleList(neuron() for _ in range(3))
 
     def forward(self, x, lengths=None):
         """Attends over ``x`` ``[batch, time, dim]``.

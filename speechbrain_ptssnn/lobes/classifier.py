@@ -3,7 +3,6 @@
 import math
 
 import torch
-from spikingjelly.activation_based import surrogate
 
 from speechbrain_ptssnn.lobes.masking import lengths_to_mask, masked_mean
 from speechbrain_ptssnn.lobes.neurons import PLIF
@@ -64,9 +63,12 @@ class SpikingClassifier(torch.nn.Module):
         Initial scale when learned.
     break_ties : bool
         Whether tied rates are decided by the mean input current.
-    init_tau, v_threshold, surrogate, steepness, spiking :
-        The PLIF neurons' settings (see :class:`PLIF`); ``spiking=False``
-        gives the ANN twin's ReLU.
+    neuron : callable
+        Builds the output neurons of the rate read-out (:class:`PLIF` by
+        default; :class:`~speechbrain_ptssnn.lobes.neurons.ReLUNeuron` for the
+        ANN twin).
+    membrane_init_tau : float
+        Initial time constant of the membrane read-out's integrators.
 
     Example
     -------
@@ -93,11 +95,8 @@ class SpikingClassifier(torch.nn.Module):
         learn_output_scale=False,
         output_scale_init=10.0,
         break_ties=True,
-        init_tau=2.0,
-        v_threshold=1.0,
-        surrogate=surrogate.Sigmoid,
-        steepness=5.0,
-        spiking=True,
+        neuron=PLIF,
+        membrane_init_tau=2.0,
     ):
         super().__init__()
         if readout not in self.READOUTS:
@@ -105,9 +104,9 @@ class SpikingClassifier(torch.nn.Module):
         self.readout = readout
         self.linear = torch.nn.Linear(input_size, n_classes)
         if readout == "rate":
-            self.neurons = PLIF(init_tau, v_threshold, surrogate, steepness, spiking=spiking)
+            self.neurons = neuron()
         else:  # 1/tau = sigmoid(w), as the PLIF neurons
-            self.w = torch.nn.Parameter(torch.tensor(-math.log(init_tau - 1.0)))
+            self.w = torch.nn.Parameter(torch.tensor(-math.log(membrane_init_tau - 1.0)))
         self.break_ties = break_ties
         if learn_output_scale:
             self.log_scale = torch.nn.Parameter(torch.tensor(math.log(output_scale_init)))

@@ -48,9 +48,6 @@ class PLIF(torch.nn.Module):
         Whether the input decays with the membrane (Eq. 1 as written); with
         ``False`` the input is added undecayed, ``H[t] = V[t-1] (1 - 1/tau) + X[t]``,
         so a binary input spike alone reaches a threshold of 1.
-    spiking : bool
-        ``False`` makes the layer the ANN twin's: ``ReLU(current)``, no state,
-        no parameter (for speed and energy comparisons).
     backend : str
         ``"spikingjelly"``: SpikingJelly's multi-step node; ``"fused"``: the
         same neuron through one compiled loop per direction on the CPU
@@ -76,16 +73,12 @@ class PLIF(torch.nn.Module):
         steepness=5.0,
         detach_reset=False,
         decay_input=True,
-        spiking=True,
         backend="auto",
     ):
         super().__init__()
         if backend not in BACKENDS:
             raise ValueError(f"unknown PLIF backend {backend!r}; expected one of {BACKENDS}")
         self.backend = backend
-        self.node = None
-        if not spiking:
-            return
         self.node = neuron.ParametricLIFNode(
             init_tau=float(init_tau),
             v_threshold=float(v_threshold),
@@ -109,18 +102,14 @@ class PLIF(torch.nn.Module):
         Returns
         -------
         torch.Tensor
-            Binary spikes (ReLU activations for the ANN twin), same shape and
-            dtype as ``current``.
+            Binary spikes, same shape and dtype as ``current``.
         """
-        if self.node is None:
-            spikes = torch.relu(current)
+        self.node.reset()
+        time_first = current.transpose(0, 1)
+        if self._fused(time_first):
+            spikes = fused_plif(self.node, time_first).transpose(0, 1)
         else:
-            self.node.reset()
-            time_first = current.transpose(0, 1)
-            if self._fused(time_first):
-                spikes = fused_plif(self.node, time_first).transpose(0, 1)
-            else:
-                spikes = self.node(time_first).transpose(0, 1)
+            spikes = self.node(time_first).transpose(0, 1)
         if mask is not None:
             spikes = spikes * mask.unsqueeze(-1).to(spikes.dtype)
         return spikes
@@ -142,3 +131,31 @@ class PLIF(torch.nn.Module):
     def v_threshold(self):
         """The firing threshold."""
         return self.node.v_threshold
+
+
+class ReLUNeuron(torch.nn.Module):
+    """The ANN twin's stand-in for a layer of neurons: ``ReLU(current)``.
+
+    Every lobe takes its neurons as an argument (``neuron=PLIF`` by default, a
+    class or ``functools.partial`` called once per layer, with keyword
+    settings such as ``decay_input`` where a layer needs them); passing this
+    class instead builds the ANN twin, the same layers with ReLU activations
+    and no state or parameter (for speed and energy comparisons). Keyword
+    settings meant for PLIF are accepted and ignored.
+
+    Example
+    -------
+    >>> relu = ReLUNeuron(decay_input=False)
+    >>> relu(torch.tensor([[[-1.0], [2.0]]]), mask=torch.tensor([[True, False]])).tolist()
+    [[[0.0], [0.0]]]
+    """
+
+    def __init__(self, **settings):
+        super().__init__()
+
+    def forward(self, current, mask=None):
+        """``ReLU(current)``, zero on padded frames when a ``mask`` is given."""
+        activations = torch.relu(current)
+        if mask is not None:
+            activations = activations * mask.unsqueeze(-1).to(activations.dtype)
+        return activations

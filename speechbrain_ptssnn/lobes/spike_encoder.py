@@ -1,7 +1,6 @@
 """Spike encoding of the saturated features (a deviation: the paper feeds them as currents)."""
 
 import torch
-from spikingjelly.activation_based import surrogate
 
 from speechbrain_ptssnn.lobes.masking import lengths_to_mask
 from speechbrain_ptssnn.lobes.neurons import PLIF
@@ -29,9 +28,9 @@ class SpikeEncoder(torch.nn.Module):
         Channels in.
     two_sided : bool
         Encode ``x`` and ``-x`` (``2 * input_size`` outputs) or ``x`` only.
-    init_tau, v_threshold, surrogate, steepness, spiking :
-        The PLIF neurons' settings (see :class:`PLIF`); ``spiking=False``
-        gives the ANN twin's ReLU.
+    neuron : callable
+        Builds the encoding neurons (:class:`PLIF` by default; see
+        :class:`~speechbrain_ptssnn.lobes.neurons.ReLUNeuron` for the ANN twin).
 
     Example
     -------
@@ -46,18 +45,14 @@ class SpikeEncoder(torch.nn.Module):
         self,
         input_size,
         two_sided=True,
-        init_tau=2.0,
-        v_threshold=1.0,
-        surrogate=surrogate.Sigmoid,
-        steepness=5.0,
-        spiking=True,
+        neuron=PLIF,
     ):
         super().__init__()
         self.input_size = input_size
         self.two_sided = two_sided
         self.output_size = input_size * (2 if two_sided else 1)
         self.norm = MaskedBatchNorm(self.output_size)
-        self.neurons = PLIF(init_tau, v_threshold, surrogate, steepness, spiking=spiking)
+        self.neurons = neuron()
 
     def forward(self, x, lengths=None):
         """Encodes ``x`` ``[batch, time, input_size]`` into ``[batch, time, output_size]`` spikes."""

@@ -1,7 +1,6 @@
 """Residual temporal-shift spiking blocks (paper Eq. 6)."""
 
 import torch
-from spikingjelly.activation_based import surrogate
 
 from speechbrain_ptssnn.lobes.masking import lengths_to_mask
 from speechbrain_ptssnn.lobes.neurons import PLIF
@@ -31,9 +30,10 @@ class SpikingTemporalShiftBlock(torch.nn.Module):
         Channels (neurons) out.
     shift_fraction : float
         Fraction of channels shifted in each time direction.
-    init_tau, v_threshold, surrogate, steepness, spiking :
-        The PLIF neurons' settings (see :class:`PLIF`); ``spiking=False``
-        gives the ANN twin's ReLU.
+    neuron : callable
+        Builds the block's neurons (:class:`PLIF` by default, or a
+        ``functools.partial`` of it with other settings; :class:`ReLUNeuron`
+        for the ANN twin).
 
     Example
     -------
@@ -48,11 +48,7 @@ class SpikingTemporalShiftBlock(torch.nn.Module):
         input_size,
         output_size,
         shift_fraction=0.125,
-        init_tau=2.0,
-        v_threshold=1.0,
-        surrogate=surrogate.Sigmoid,
-        steepness=5.0,
-        spiking=True,
+        neuron=PLIF,
     ):
         super().__init__()
         self.shift = TemporalShift(shift_fraction)
@@ -62,7 +58,7 @@ class SpikingTemporalShiftBlock(torch.nn.Module):
             self.shortcut = torch.nn.Identity()
         else:
             self.shortcut = torch.nn.Linear(input_size, output_size, bias=False)
-        self.neurons = PLIF(init_tau, v_threshold, surrogate, steepness, spiking=spiking)
+        self.neurons = neuron()
 
     def forward(self, h, lengths=None):
         """Maps ``h`` ``[batch, time, input_size]`` to spikes ``[batch, time, output_size]``."""

@@ -25,17 +25,6 @@ def _valid_mask(mask, spikes):
     return mask.to(torch.bool).expand(batch, time)
 
 
-def is_spiking(module):
-    """False for a :class:`PLIF` built with ``spiking=False`` (the ANN twin's ReLU).
-
-    Example
-    -------
-    >>> is_spiking(PLIF()), is_spiking(torch.nn.ReLU())
-    (True, True)
-    """
-    return not (isinstance(module, PLIF) and getattr(module, "node", True) is None)
-
-
 def _mask_argument(args, kwargs):
     if len(args) > 1:
         return args[1]
@@ -117,7 +106,7 @@ class SpikeMonitor:
         self.modules = {
             name: module
             for name, module in model.named_modules()
-            if isinstance(module, self.layer_types) and is_spiking(module)
+            if isinstance(module, self.layer_types)
         }
         self.counts = {name: None for name in self.modules}
         self.positions = dict.fromkeys(self.modules, 0)
@@ -197,7 +186,7 @@ class ClassifierCurrentProbe:
     def __init__(self, model):
         classifier = getattr(model, "classifier", None)
         neurons = getattr(classifier, "neurons", None)
-        self.available = isinstance(neurons, PLIF) and is_spiking(neurons)
+        self.available = isinstance(neurons, PLIF)
         self.bias_generator = getattr(model, "bias_generator", None)
         self.has_bias = self.bias_generator is not None
         self.classifier = classifier
