@@ -52,6 +52,7 @@ DEVIATIONS = {
     "lr", "attention_gate", "attention_scaled",
     "input_encoding", "spiking_qkv", "readout", "spike_dropout", "time_drop_count",
     "channel_drop_count", "mixup_alpha", "learn_output_scale", "surrogate_steepness",
+    "projection_shortcuts", "hidden_sizes",
     "number_of_epochs", "weight_decay", "kappa",
 }
 

@@ -284,3 +284,13 @@ def test_spike_encoder_and_spiking_qkv_emit_binary_spikes_and_honour_padding():
     frames, prompts = attention(spikes, torch.tensor([1.0, 5 / 9]))
     assert frames.shape == (2, 9, 12) and prompts.shape == (2, 2, 12)
     assert frames[1, 5:].abs().sum() == 0
+
+
+def test_a_block_without_projection_shortcut_keeps_the_identity_where_widths_match():
+    narrowing = SpikingTemporalShiftBlock(16, 8, projection_shortcut=False)
+    assert narrowing.shortcut is None
+    assert sum(p.numel() for p in narrowing.parameters()) == 16 * 8 + 2 * 8 + 1
+    same = SpikingTemporalShiftBlock(8, 8, projection_shortcut=False)
+    assert isinstance(same.shortcut, torch.nn.Identity)
+    spikes = narrowing(torch.randn(2, 5, 16), torch.tensor([1.0, 0.6]))
+    assert spikes[1, 3:].sum() == 0

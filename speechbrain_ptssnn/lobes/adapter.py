@@ -38,7 +38,8 @@ class PTSSNN(torch.nn.Module):
     neurons per channel; ``"one_sided_spikes"``: ON only) between the soft
     saturation and the first block, so every projection reads spikes;
     ``spiking_qkv=True`` makes the attention's queries, keys and values
-    spikes; ``readout="membrane"`` reads the mean membrane potential of
+    spikes; ``projection_shortcuts=False`` leaves out the shortcut
+    projections where a block changes width; ``readout="membrane"`` reads the mean membrane potential of
     non-firing output integrators instead of firing rates (see
     :class:`SpikingClassifier`); ``spike_dropout`` drops spikes between the
     blocks during training.
@@ -103,6 +104,9 @@ class PTSSNN(torch.nn.Module):
         ``"rate"`` (Eq. 4) or ``"membrane"`` (see :class:`SpikingClassifier`).
     spike_dropout : float
         Dropout probability on the spikes leaving each block (training only).
+    projection_shortcuts : bool
+        Projection shortcuts where a block changes width (see
+        :class:`SpikingTemporalShiftBlock`); False leaves them out.
 
     Example
     -------
@@ -132,6 +136,7 @@ class PTSSNN(torch.nn.Module):
         spiking_qkv=False,
         readout="rate",
         spike_dropout=0.0,
+        projection_shortcuts=True,
     ):
         super().__init__()
         if variant not in VARIANTS:
@@ -157,7 +162,9 @@ class PTSSNN(torch.nn.Module):
                 first = self.encoder.output_size
             sizes = [first, *hidden_sizes]
             self.blocks = torch.nn.ModuleList(
-                SpikingTemporalShiftBlock(n_in, n_out, shift_fraction, neuron=neuron)
+                SpikingTemporalShiftBlock(
+                    n_in, n_out, shift_fraction, projection_shortcuts, neuron=neuron
+                )
                 for n_in, n_out in zip(sizes[:-1], sizes[1:])
             )
         if variant in ("full", "no_prompt"):

@@ -20,7 +20,10 @@ class SpikingTemporalShiftBlock(torch.nn.Module):
     ``P`` is a bias-free linear projection where the width changes (both
     blocks of the default adapter, 768→512 and 512→256) and the identity
     where it does not. With a spiking input ``h`` both ``W`` and ``P`` cost
-    only accumulates.
+    only accumulates; with the real-valued features of the first block ``P``
+    costs as many multiply-accumulates as ``W``, so ``projection_shortcut=False``
+    (a deviation) leaves the shortcut out where the width changes (the
+    identity stays where it does not).
 
     Arguments
     ---------
@@ -30,6 +33,9 @@ class SpikingTemporalShiftBlock(torch.nn.Module):
         Channels (neurons) out.
     shift_fraction : float
         Fraction of channels shifted in each time direction.
+    projection_shortcut : bool
+        Whether a width-changing block has the projection shortcut ``P h``
+        (otherwise no shortcut there).
     neuron : callable
         Builds the block's neurons (:class:`PLIF` by default, or a
         ``functools.partial`` of it with other settings; :class:`ReLUNeuron`
@@ -48,6 +54,7 @@ class SpikingTemporalShiftBlock(torch.nn.Module):
         input_size,
         output_size,
         shift_fraction=0.125,
+        projection_shortcut=True,
         neuron=PLIF,
     ):
         super().__init__()
@@ -56,13 +63,16 @@ class SpikingTemporalShiftBlock(torch.nn.Module):
         self.norm = MaskedBatchNorm(output_size)
         if input_size == output_size:
             self.shortcut = torch.nn.Identity()
-        else:
+        elif projection_shortcut:
             self.shortcut = torch.nn.Linear(input_size, output_size, bias=False)
+        else:
+            self.shortcut = None
         self.neurons = neuron()
 
     def forward(self, h, lengths=None):
         """Maps ``h`` ``[batch, time, input_size]`` to spikes ``[batch, time, output_size]``."""
         mask = lengths_to_mask(lengths, h.shape[1], device=h.device)
         current = self.norm(self.linear(self.shift(h, lengths)), mask)
-        current = current + self.shortcut(h)
+        if self.shortcut is not None:
+            current = current + self.shortcut(h)
         return self.neurons(current, mask)
