@@ -317,3 +317,30 @@ def test_clear_errors_name_the_folder(runs, tmp_path, capsys):
     shutil.rmtree(copy / "fold_1" / "save")
     assert main([str(copy), "--fold", "1"]) == 1
     assert f"{copy / 'fold_1'} has no checkpoint" in capsys.readouterr().err
+
+
+def test_spike_input_and_spiking_qkv_are_counted_as_accumulates():
+    torch.manual_seed(0)
+    model = PTSSNN(input_size=12, n_classes=3, hidden_sizes=(16, 8), bias_hidden_size=4,
+                   num_prompts=2, input_encoding="spikes", spiking_qkv=True,
+                   neuron=functools.partial(PLIF, v_threshold=0.3)).eval()
+    captured = []
+    hooks = [n.register_forward_hook(lambda m, a, out: captured.append(out.detach()))
+             for n in model.attention.qkv_neurons]
+    x = torch.randn(1, 10, 12) * 3
+    with torch.no_grad(), OperationCounter(model) as counter:
+        model(x)
+    for hook in hooks:
+        hook.remove()
+    layers = counter.layers()
+    # every projection reads spikes: no multiply-accumulate left but the small ones
+    assert layers["blocks.0.linear"]["macs"] == 0 and layers["blocks.0.shortcut"]["macs"] == 0
+    assert layers["encoder.affine"]["macs"] == 10 * 24
+    query, key, value = captured
+    assert set(torch.cat([query, key, value]).unique().tolist()) <= {0.0, 1.0}
+    expected = sum(
+        int(key[0, n, d] * value[0, n, e]) for n in range(key.shape[1])
+        for d in range(8) for e in range(8)
+    ) + int(query.sum()) * 8
+    assert layers["attention.products"] == {"acs": expected, "macs": 64,
+                                            "ann_macs": 2 * 12 * 64}

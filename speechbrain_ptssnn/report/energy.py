@@ -20,7 +20,15 @@ What is counted, layer by layer (:class:`OperationCounter`):
 * the attention's two products of real tensors, ``K̂ᵀV`` and ``Q·(K̂ᵀV)``,
   ``2 · n · D²`` MACs over its ``n`` positions (``L_p`` prompts + frames),
   always (dense, whatever the values); its Q, K and V projections read
-  spikes and are linear layers (ACs).
+  spikes and are linear layers (ACs). With spiking queries, keys and values
+  (``spiking_qkv``) the products need no multiplication: ``KᵀV`` counts
+  coincident spikes, ``Σ_n |K_n|·|V_n|`` ACs (``|K_n|`` the keys' spikes at
+  position ``n``), then each of the ``D²`` context entries is scaled once by
+  ``1/‖K_d‖`` (and ``1/√D`` when scaled), ``D²`` MACs per utterance; ``Q·C``
+  adds a context row per query spike, ``Σ_n |Q_n| · D`` ACs;
+* the spike encoder's per-channel affine map (its batch norm, on real-valued
+  features with no linear layer to fold into): one MAC per encoded channel
+  and valid frame.
 
 Which case applies is decided from the data, per call: an input whose
 elements are all non-negative integers is a spike (count) input.
@@ -49,6 +57,8 @@ few utterances for comparison. Operations are counted one utterance at a time
 (no padding at all), so padded frames never enter a count.
 """
 
+import functools
+
 import torch
 from spikingjelly.activation_based.op_counter import (
     DispatchCounterMode,
@@ -60,6 +70,7 @@ from spikingjelly.activation_based.op_counter import (
 
 from speechbrain_ptssnn.lobes.attention import SpikingSparseLinearAttention
 from speechbrain_ptssnn.lobes.masking import lengths_to_mask
+from speechbrain_ptssnn.lobes.spike_encoder import SpikeEncoder
 
 #: Energy of a 32-bit multiply-accumulate, picojoules (Eq. 20).
 E_MAC_PJ = 4.6
@@ -156,6 +167,55 @@ class LinearCallMemo:
         self._last = None
 
 
+def attention_product_operations(module, x, lengths=None, qkv=None):
+    """Operations of the attention's two products, as run and in the ANN twin.
+
+    Arguments
+    ---------
+    module : SpikingSparseLinearAttention
+        The attention.
+    x : torch.Tensor
+        Its input frames ``[batch, time, dim]``.
+    lengths : torch.Tensor, optional
+        Relative lengths; padded frames are not positions.
+    qkv : tuple of torch.Tensor, optional
+        The queries', keys' and values' spikes ``[batch, positions, dim]``
+        of this call (with ``spiking_qkv``; padded positions zero).
+
+    Returns
+    -------
+    dict
+        ``acs``, ``macs`` and ``ann_macs`` (see the module's description).
+
+    Example
+    -------
+    >>> attention = SpikingSparseLinearAttention(dim=2, num_prompts=0, spiking_qkv=True)
+    >>> q = k = v = torch.tensor([[[1.0, 1.0], [0.0, 1.0]]])
+    >>> attention_product_operations(attention, torch.zeros(1, 2, 2), qkv=(q, k, v))
+    {'acs': 11, 'macs': 4, 'ann_macs': 16}
+    """
+    dense = attention_product_macs(module, x, lengths)
+    if qkv is None:
+        return {"acs": 0, "macs": dense, "ann_macs": dense}
+    query, key, value = (t.detach().double() for t in qkv)
+    coincidences = (key.sum(dim=-1) * value.sum(dim=-1)).sum()
+    acs = int(round(float(coincidences + query.sum() * module.dim)))
+    return {"acs": acs, "macs": x.shape[0] * module.dim * module.dim, "ann_macs": dense}
+
+
+def encoder_macs(module, x, lengths=None):
+    """MACs of a spike encoder's per-channel affine map: encoded channels × valid frames.
+
+    Example
+    -------
+    >>> from speechbrain_ptssnn.lobes import SpikeEncoder
+    >>> encoder_macs(SpikeEncoder(3), torch.zeros(1, 10, 3), torch.tensor([0.5]))
+    30
+    """
+    frames = int(lengths_to_mask(lengths, x.shape[1]).expand(x.shape[0], -1).sum())
+    return frames * module.output_size
+
+
 def attention_product_macs(module, x, lengths=None):
     """MACs of the attention's real products ``K̂ᵀV`` and ``Q·(K̂ᵀV)``.
 
@@ -192,24 +252,31 @@ class _RuleCounter(ModuleCounter):
 
     #: which entry of :func:`linear_operations` this counter records
     field = None
-    #: whether the attention's real products count for this counter
-    counts_attention = True
 
-    def __init__(self, extra_rules=None, memo=None):
+    def __init__(self, extra_rules=None, memo=None, captured=None):
         super().__init__()
         self.memo = LinearCallMemo() if memo is None else memo
-        self.rules = {("forward", torch.nn.Linear): self._linear}
-        if self.counts_attention:
-            self.rules[("forward", SpikingSparseLinearAttention)] = self._attention
+        self.captured = {} if captured is None else captured
+        self.rules = {
+            ("forward", torch.nn.Linear): self._linear,
+            ("forward", SpikingSparseLinearAttention): self._attention,
+            ("forward", SpikeEncoder): self._encoder,
+        }
         self.rules.update(extra_rules or {})
 
     def _linear(self, module, args, kwargs, out):
         return self.memo.operations(module, args[0])[self.field]
 
-    @staticmethod
-    def _attention(module, args, kwargs, out):
+    def _attention(self, module, args, kwargs, out):
         lengths = args[1] if len(args) > 1 else kwargs.get("lengths")
-        return attention_product_macs(module, args[0], lengths)
+        qkv = self.captured.get(id(module)) if module.spiking_qkv else None
+        return attention_product_operations(module, args[0], lengths, qkv)[self.field]
+
+    def _encoder(self, module, args, kwargs, out):
+        if self.field == "acs":
+            return 0
+        lengths = args[1] if len(args) > 1 else kwargs.get("lengths")
+        return encoder_macs(module, args[0], lengths)
 
 
 class AccumulateCounter(_RuleCounter):
@@ -236,7 +303,6 @@ class AccumulateCounter(_RuleCounter):
     """
 
     field = "acs"
-    counts_attention = False
 
 
 class MultiplyAccumulateCounter(_RuleCounter):
@@ -312,14 +378,22 @@ class OperationCounter:
     def __init__(self, model):
         self.model = model
         self._memo = LinearCallMemo()
+        self._captured = {}
+        shared = dict(memo=self._memo, captured=self._captured)
         self.counters = {
-            "acs": AccumulateCounter(memo=self._memo),
-            "macs": MultiplyAccumulateCounter(memo=self._memo),
-            "ann_macs": DenseMultiplyAccumulateCounter(memo=self._memo),
+            "acs": AccumulateCounter(**shared),
+            "macs": MultiplyAccumulateCounter(**shared),
+            "ann_macs": DenseMultiplyAccumulateCounter(**shared),
         }
         self._mode = None
+        self._hooks = []
 
     def __enter__(self):
+        for module in self.model.modules():
+            if isinstance(module, SpikingSparseLinearAttention) and module.spiking_qkv:
+                for index, neurons in enumerate(module.qkv_neurons):
+                    hook = functools.partial(self._capture_qkv, id(module), index)
+                    self._hooks.append(neurons.register_forward_hook(hook))
         self._mode = ModuleCounterMode(list(self.counters.values()), model=self.model)
         self._mode.__enter__()
         return self
@@ -327,7 +401,16 @@ class OperationCounter:
     def __exit__(self, *exc):
         self._mode.__exit__(*exc)
         self._mode = None
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks.clear()
         self._memo.clear()
+        self._captured.clear()
+
+    def _capture_qkv(self, attention, index, module, args, spikes):
+        """Keeps an attention call's query, key or value spikes (``index`` 0, 1, 2) for its count."""
+        captured = self._captured.setdefault(attention, [None, None, None])
+        captured[index] = spikes
 
     def _scope(self, name):
         root = type(self.model).__name__
@@ -344,7 +427,9 @@ class OperationCounter:
         """
         result = {}
         for name, module in self.model.named_modules():
-            for module_type, suffix in ((torch.nn.Linear, ""), (SpikingSparseLinearAttention, ".products")):
+            sites = ((torch.nn.Linear, ""), (SpikingSparseLinearAttention, ".products"),
+                     (SpikeEncoder, ".affine"))
+            for module_type, suffix in sites:
                 if not isinstance(module, module_type):
                     continue
                 key = ("forward", module_type)
