@@ -19,6 +19,7 @@ from speechbrain_ptssnn.report import (
     energy_summary,
 )
 from speechbrain_ptssnn.report.__main__ import main
+from speechbrain_ptssnn.report.compare import pareto_points, run_summary
 from speechbrain_ptssnn.report.energy import stock_counter_check
 from speechbrain_ptssnn.report.upstream_energy import mac_architecture
 from test_configs import train_configs
@@ -303,6 +304,18 @@ def test_compare_makes_one_row_per_run(runs, tmp_path, capsys):
     rows = [line for line in printed.splitlines() if line.startswith("| ") and "---" not in line]
     assert [row.split(" | ")[0] for row in rows] == ["| run", "| ptssnn", "| linear"]
     assert " ± " in rows[1] and rows[1].split(" | ")[6] != "–"
+
+
+def test_compare_draws_the_pareto_picture(runs, tmp_path, capsys):
+    folders = [str(runs["ptssnn.yaml"]), str(runs["baselines/linear.yaml"])]
+    for folder in folders:
+        efficiency_report(folder, progress=False, check_utterances=0, plots=False)
+    points = pareto_points([run_summary(folder) for folder in folders])
+    assert [(p["name"], p["spiking"]) for p in points] == [("ptssnn", True), ("linear", False)]
+    assert all(p["energy_mj"] > 0 for p in points)
+    plot = tmp_path / "pareto.png"
+    assert main(["compare", *folders, "--plot", str(plot)]) == 0
+    assert plot.stat().st_size > 0 and f"wrote {plot}" in capsys.readouterr().out
 
 
 def test_clear_errors_name_the_folder(runs, tmp_path, capsys):

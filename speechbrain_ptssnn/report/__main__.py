@@ -21,8 +21,14 @@ import sys
 import torch  # noqa: F401 (doctests)
 import yaml
 
-from speechbrain_ptssnn.report.compare import comparison_table
+from speechbrain_ptssnn.atomic import write_text
+from speechbrain_ptssnn.report.compare import (
+    comparison_table,
+    pareto_points,
+    run_summary,
+)
 from speechbrain_ptssnn.report.efficiency import efficiency_report
+from speechbrain_ptssnn.report.pareto import plot_pareto
 
 
 def parse_overrides(extra):
@@ -158,7 +164,7 @@ def fold_summary(report):
 
 
 def compare_main(argv):
-    """``python -m speechbrain_ptssnn.report compare RUN [RUN ...] [--output FILE]``.
+    """``python -m speechbrain_ptssnn.report compare RUN [RUN ...] [--output FILE] [--plot PNG]``.
 
     Arguments
     ---------
@@ -184,12 +190,20 @@ def compare_main(argv):
     )
     parser.add_argument("runs", nargs="+", help="experiment folders")
     parser.add_argument("--output", default=None, help="also write the table to this file")
+    parser.add_argument("--plot", default=None, metavar="PNG",
+                        help="also draw WA against energy per utterance (runs with an "
+                        "efficiency report), the Pareto front marked")
     args = parser.parse_args(argv)
     table = comparison_table(args.runs)
     print(table, end="")
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as stream:
-            stream.write(table)
+        write_text(args.output, table)
+    if args.plot:
+        points = pareto_points([run_summary(run) for run in args.runs])
+        if not any(p["energy_mj"] for p in points):
+            raise ValueError("--plot needs efficiency reports: run `python -m "
+                             "speechbrain_ptssnn.report RUN` on the runs first")
+        print(f"wrote {plot_pareto(points, args.plot)}")
     return 0
 
 

@@ -24,8 +24,9 @@ def run_summary(run_folder):
     dict
         ``name``, ``folder``, ``folds`` (with metrics), ``mean`` and ``std``
         (per metric), ``parameters``, ``energy_mj`` (model, per sample),
-        ``ann_twin_energy_mj``, ``energy_per_second_mj`` and
-        ``efficiency_folds`` (how many folds have an efficiency report).
+        ``ann_twin_energy_mj``, ``energy_per_second_mj``,
+        ``efficiency_folds`` (how many folds have an efficiency report) and
+        ``spiking`` (whether the model has spiking layers; None without a report).
 
     Raises
     ------
@@ -87,6 +88,7 @@ def run_summary(run_folder):
         "ann_twin_energy_mj": average(lambda r: r["energy"]["ann_twin"]["per_sample"]["energy_mj"]),
         "energy_per_second_mj": average(lambda r: r["energy"]["model"]["per_second"]["energy_mj"]),
         "efficiency_folds": len(reports),
+        "spiking": bool(reports[0]["spiking"]["layers"]) if reports else None,
     }
 
 
@@ -142,3 +144,19 @@ def comparison_table(runs):
         "mean over folds with an efficiency report (python -m speechbrain_ptssnn.report RUN).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def pareto_points(summaries):
+    """The points of :func:`~speechbrain_ptssnn.report.pareto.plot_pareto` from run summaries.
+
+    Example
+    -------
+    >>> pareto_points([{"name": "linear", "mean": {"WA": 85.0}, "std": {"WA": 3.0},
+    ...                 "energy_mj": 0.045, "spiking": False}])
+    [{'name': 'linear', 'wa': 85.0, 'wa_std': 3.0, 'energy_mj': 0.045, 'spiking': False}]
+    """
+    return [
+        {"name": s["name"], "wa": s["mean"]["WA"], "wa_std": s["std"]["WA"],
+         "energy_mj": s["energy_mj"], "spiking": bool(s["spiking"])}
+        for s in summaries
+    ]

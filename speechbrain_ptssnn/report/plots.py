@@ -3,7 +3,8 @@
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,7 +41,7 @@ def plot_firing_rates(layers, path, title="Per-neuron firing rates on the test s
     >>> os.path.getsize(path) > 0
     True
     """
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib import ticker
 
     names = list(layers)
@@ -111,7 +112,7 @@ def plot_classifier_current(with_bias, without_bias, threshold, path, has_bias=T
     >>> os.path.getsize(path) > 0
     True
     """
-    plt = _pyplot()
+    plt = pyplot()
     with_bias = np.asarray(with_bias, dtype=np.float64)
     without_bias = np.asarray(without_bias, dtype=np.float64)
     values = np.concatenate([with_bias, without_bias, [threshold]])

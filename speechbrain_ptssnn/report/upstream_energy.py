@@ -14,7 +14,10 @@ import types
 from collections import defaultdict
 
 from speechbrain_ptssnn.report.energy import E_MAC_PJ, energy_mj
-from speechbrain_ptssnn.upstreams.emotion2vec_conf import emotion2vec_model_conf, feature_encoder_layers
+from speechbrain_ptssnn.upstreams.emotion2vec_conf import (
+    emotion2vec_model_conf,
+    feature_encoder_layers,
+)
 
 
 def mac_architecture(model_conf):
