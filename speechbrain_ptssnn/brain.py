@@ -8,6 +8,7 @@ import torch
 from speechbrain.utils.distributed import if_main_process
 
 from speechbrain_ptssnn.atomic import write_json
+from speechbrain_ptssnn.losses import distillation_loss
 from speechbrain_ptssnn.metrics import classification_metrics, confusion_matrix
 from speechbrain_ptssnn.runs import METRICS_FILE, PREDICTIONS
 
@@ -48,18 +49,62 @@ class PTSSNNBrain(sb.Brain):
         encoder = self.hparams.label_encoder
         return [encoder.ind2lab[index] for index in range(len(encoder))]
 
+    @property
+    def distilling(self):
+        """Whether the adapter learns from a teacher too (``hparams.distill_weight > 0``)."""
+        return (getattr(self.hparams, "distill_weight", 0.0) or 0.0) > 0
+
+    def fit(self, epoch_counter, train_set, valid_set=None, progressbar=None,
+            train_loader_kwargs={}, valid_loader_kwargs={}):  # noqa: B006 - Brain.fit's own defaults
+        """``Brain.fit``; when distilling, the teacher first learns the same training part."""
+        self._teacher_data = (train_set, train_loader_kwargs)
+        super().fit(epoch_counter, train_set, valid_set, progressbar,
+                    train_loader_kwargs, valid_loader_kwargs)
+
     def on_fit_start(self):
-        """Starts the adapter from ``hparams.initial_state`` (if given), then recovers.
+        """Starts the adapter from ``hparams.initial_state`` (if given), recovers, trains the teacher.
 
         ``initial_state`` is a state dict file of the adapter (an exported
         ``adapter.ckpt``, say) loaded with ``weights_only=True``; a checkpoint
-        of the run itself, when there is one, still wins (resume).
+        of the run itself, when there is one, still wins (resume). When
+        distilling, the teacher (``hparams.teacher``) is checkpointed with the
+        adapter; a fresh run (epoch 0) trains it first on the fold's training
+        part (:meth:`train_teacher`), a resumed one recovers it.
         """
         path = getattr(self.hparams, "initial_state", None)
         if path:
             state = torch.load(path, map_location="cpu", weights_only=True)
             self.modules.adapter.load_state_dict(state)
+        if self.distilling:
+            self.teacher = self.hparams.teacher.to(self.device)
+            if self.checkpointer is not None:
+                self.checkpointer.add_recoverable("teacher", self.teacher)
         super().on_fit_start()
+        if self.distilling:
+            if self.hparams.epoch_counter.current == 0:
+                self.train_teacher(*self._teacher_data)
+            self.teacher.eval()
+
+    def train_teacher(self, train_set, loader_kwargs):
+        """Trains ``hparams.teacher`` with cross-entropy on the training part only.
+
+        ``hparams.teacher_opt_class`` (called with its parameters) and
+        ``hparams.teacher_epochs`` passes over the same batches the adapter
+        trains on (no augmentation).
+        """
+        loader = self.make_dataloader(train_set, stage=sb.Stage.TRAIN, **loader_kwargs)
+        optimizer = self.hparams.teacher_opt_class(self.teacher.parameters())
+        self.teacher.train()
+        for _ in range(self.hparams.teacher_epochs):
+            for batch in loader:
+                batch = batch.to(self.device)
+                feats, lengths = batch.feats
+                targets = batch.emo_encoded[0].reshape(-1)
+                loss = torch.nn.functional.cross_entropy(self.teacher(feats, lengths), targets)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        self.teacher.eval()
 
     def init_optimizers(self):
         """Creates the optimiser, then its scheduler (checkpointed with it)."""
@@ -71,7 +116,8 @@ class PTSSNNBrain(sb.Brain):
     def compute_forward(self, batch, stage):
         """Runs the adapter on a batch of features; returns logits.
 
-        In training, the features first go through ``hparams.feature_augmentations``
+        In training (with the teacher's logits on the same input kept for the
+        distillation term), the features first go through ``hparams.feature_augmentations``
         (if any: SpeechBrain ``augment`` modules over ``[batch, time, channels]``,
         e.g. ``SpectrogramDrop`` along time or channels) and, with
         ``hparams.mixup_alpha > 0``, are mixed with a shuffled copy of the batch
@@ -91,6 +137,9 @@ class PTSSNNBrain(sb.Brain):
                 feats = lam * feats + (1.0 - lam) * feats[perm]
                 lengths = torch.maximum(lengths, lengths[perm])
                 self.mixup = (lam, perm)
+            if self.distilling:
+                with torch.no_grad():
+                    self.teacher_logits = self.teacher(feats, lengths)
         return self.modules.adapter(feats, lengths)
 
     def compute_objectives(self, predictions, batch, stage):
@@ -101,6 +150,12 @@ class PTSSNNBrain(sb.Brain):
         if self.mixup is not None:
             lam, perm = self.mixup
             loss = lam * loss + (1.0 - lam) * self.hparams.compute_cost(predictions, targets[perm])
+        if stage == sb.Stage.TRAIN and self.distilling:
+            weight = self.hparams.distill_weight
+            distilled = distillation_loss(
+                predictions, self.teacher_logits, self.hparams.distill_temperature
+            )
+            loss = (1.0 - weight) * loss + weight * distilled
         if stage != sb.Stage.TRAIN:
             probabilities = torch.softmax(predictions.detach().float(), dim=-1).cpu()
             self.collected["ids"].extend(batch.id)

@@ -84,3 +84,36 @@ class HybridFocalLabelSmoothingLoss(torch.nn.Module):
             f"alpha={self.alpha}, gamma={self.gamma}, epsilon={self.epsilon}, "
             f"lambda1={self.lambda1}, lambda2={self.lambda2}"
         )
+
+
+def distillation_loss(student_logits, teacher_logits, temperature=2.0):
+    """Knowledge distillation: ``T² · KL(softmax(teacher / T) ‖ softmax(student / T))``.
+
+    The soft targets of a teacher trained on the same training part (Hinton
+    et al., 2015), averaged over the batch; ``T²`` keeps the gradient's scale
+    independent of the temperature.
+
+    Arguments
+    ---------
+    student_logits, teacher_logits : torch.Tensor
+        ``[batch, classes]``; the teacher's carry no gradient.
+    temperature : float
+        Softening temperature ``T``.
+
+    Returns
+    -------
+    torch.Tensor
+        The scalar loss.
+
+    Example
+    -------
+    >>> logits = torch.tensor([[2.0, 0.0, -1.0]])
+    >>> abs(distillation_loss(logits, logits).item()) < 1e-6
+    True
+    >>> round(distillation_loss(torch.zeros(1, 3), logits).item(), 4)
+    0.7706
+    """
+    teacher = torch.softmax(teacher_logits.detach() / temperature, dim=-1)
+    student = torch.log_softmax(student_logits / temperature, dim=-1)
+    kl = torch.nn.functional.kl_div(student, teacher, reduction="batchmean")
+    return temperature**2 * kl

@@ -107,6 +107,33 @@ def test_interrupted_run_resumes_and_finished_folds_are_skipped(emodb, tmp_path,
     assert (fold / "metrics.json").stat().st_mtime_ns == finished
 
 
+def test_distillation_trains_the_teacher_once_and_checkpoints_it(emodb, tmp_path, monkeypatch):
+    command = recipe_command("emodb", emodb, tmp_path, "--number_of_epochs=2", "--fold=1",
+                             "--distill_weight=0.5", "--teacher_epochs=2", "--readout=membrane")
+    trained = []
+    original_train, original_end = PTSSNNBrain.train_teacher, PTSSNNBrain.on_stage_end
+
+    def counting(self, *args):
+        trained.append(1)
+        original_train(self, *args)
+
+    def stop_after_first_epoch(self, stage, stage_loss, epoch=None):
+        original_end(self, stage, stage_loss, epoch)
+        if stage == sb.Stage.VALID and epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(PTSSNNBrain, "train_teacher", counting)
+    monkeypatch.setattr(PTSSNNBrain, "on_stage_end", stop_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run_in_process(monkeypatch, command)
+    checkpoints = list((tmp_path / "fold_1" / "save").glob("CKPT+*/teacher.ckpt"))
+    assert trained == [1] and len(checkpoints) == 1
+    monkeypatch.setattr(PTSSNNBrain, "on_stage_end", original_end)
+    run_in_process(monkeypatch, command)  # resumes: the teacher comes from the checkpoint
+    assert trained == [1] and epochs_logged(tmp_path / "fold_1") == [1, 2]
+    assert (tmp_path / "fold_1" / "metrics.json").exists()
+
+
 def test_test_only_evaluates_the_saved_checkpoint_and_tensorboard_logs(emodb, tmp_path, monkeypatch):
     command = recipe_command("emodb", emodb, tmp_path, "--number_of_epochs=1", "--fold=2")
     run_in_process(monkeypatch, command + ["--use_tensorboard=True"])
