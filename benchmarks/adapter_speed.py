@@ -4,8 +4,8 @@
 Measured side by side in one process, alternating the variants so that load
 changes hit them alike; medians over ``--repeats`` runs after a warm-up:
 
-* train step (forward + backward) of the default adapter (input 768, 4
-  classes) on a ``[32, 250, 768]`` batch: PLIF through SpikingJelly's
+* train step (forward + backward) of the default adapter
+  (``hparams/ptssnn.yaml``, input 768, 4 classes) on a ``[32, 250, 768]`` batch: PLIF through SpikingJelly's
   multi-step node, through the fused recurrence (the default on the CPU), and
   the ANN twin (ReLU instead of PLIF); the ratios to the twin;
 * single-utterance inference latency on a 5 s utterance (250 frames), eval
@@ -24,6 +24,7 @@ Not a test. Usage::
 """
 
 import argparse
+import inspect
 import os
 import platform
 import statistics
@@ -31,19 +32,25 @@ import sys
 import time
 
 import torch
+from hyperpyyaml import load_hyperpyyaml
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
 
 from speechbrain_ptssnn.atomic import write_json  # noqa: E402
 from speechbrain_ptssnn.lobes import PLIF, PTSSNN, ReLUNeuron  # noqa: E402
 
 
-def build(kind):
-    """The default adapter with the given PLIF backend, or the ANN twin."""
+def build(kind, hparams_file=os.path.join(REPO, "hparams", "ptssnn.yaml")):
+    """The adapter of an hparams file (input 768, 4 classes) with a PLIF backend, or its ANN twin."""
     torch.manual_seed(0)
+    with open(hparams_file, encoding="utf-8") as stream:
+        hparams = load_hyperpyyaml(stream, {"data_folder": "", "corpus": "", "input_size": 768,
+                                            "n_classes": 4})
     if kind == "ann_twin":
-        return PTSSNN(neuron=ReLUNeuron)
-    model = PTSSNN()
+        names = set(inspect.signature(PTSSNN).parameters) - {"neuron"}
+        return PTSSNN(**{k: v for k, v in hparams.items() if k in names}, neuron=ReLUNeuron)
+    model = hparams["adapter"]
     for module in model.modules():
         if isinstance(module, PLIF):
             module.backend = kind
