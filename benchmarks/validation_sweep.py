@@ -46,6 +46,10 @@ RESULTS = os.path.join(REPO, "benchmarks", "results", "validation")
 LAST_EPOCHS = 5
 
 
+class TaggedValue(str):
+    """An override given as a HyperPyYAML tag, e.g. ``neuron=!name:speechbrain_ptssnn.lobes.ReLUNeuron``."""
+
+
 class EpochRecorder:
     """A ``train_logger`` that keeps every epoch's statistics."""
 
@@ -71,8 +75,13 @@ def train_on_fold(hparams_file, overrides, labels, device="cpu"):
 
     recorder = EpochRecorder()
     with tempfile.TemporaryDirectory() as save:
+        overrides = {**overrides, "save_folder": save}
+        text = "".join(  # YAML text, so that tagged values (e.g. !name:...) pass through
+            f"{key}: {value if isinstance(value, TaggedValue) else json.dumps(value)}\n"
+            for key, value in overrides.items()
+        )
         with open(hparams_file, encoding="utf-8") as stream:
-            hp = load_hyperpyyaml(stream, {**overrides, "save_folder": save})
+            hp = load_hyperpyyaml(stream, text)
         brain = PTSSNNBrain(
             modules=hp["modules"],
             opt_class=hp["opt_class"],
@@ -100,7 +109,7 @@ def run(args):
     given = {}
     for item in args.overrides:
         key, value = item.split("=", 1)
-        given[key] = yaml.safe_load(value)
+        given[key] = TaggedValue(value) if value.startswith("!") else yaml.safe_load(value)
     for setting in args.settings:
         corpus, protocol = setting.rsplit("_", 1)
         output_folder = os.path.join(args.work_folder, setting)
