@@ -294,3 +294,16 @@ def test_a_block_without_projection_shortcut_keeps_the_identity_where_widths_mat
     assert isinstance(same.shortcut, torch.nn.Identity)
     spikes = narrowing(torch.randn(2, 5, 16), torch.tensor([1.0, 0.6]))
     assert spikes[1, 3:].sum() == 0
+
+
+def test_narrow_keys_match_a_naive_attention():
+    torch.manual_seed(0)
+    attention = SpikingSparseLinearAttention(dim=8, num_prompts=2, key_dim=3).eval()
+    x = (torch.rand(1, 6, 8) > 0.5).float()
+    frames, prompts = attention(x)
+    spikes = attention.neurons(torch.cat([attention.prompts.unsqueeze(0), x], dim=1))
+    q, k, v = attention.query(spikes), attention.key(spikes), attention.value(spikes)
+    assert q.shape[-1] == k.shape[-1] == 3 and v.shape[-1] == 8
+    k = k / k.norm(dim=1, keepdim=True).clamp(min=1e-6)
+    expected = q[0] @ (k[0].T @ v[0])
+    assert torch.allclose(torch.cat([prompts, frames], dim=1)[0], expected, atol=1e-5)

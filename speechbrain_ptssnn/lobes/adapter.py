@@ -104,6 +104,9 @@ class PTSSNN(torch.nn.Module):
         ``"rate"`` (Eq. 4) or ``"membrane"`` (see :class:`SpikingClassifier`).
     spike_dropout : float
         Dropout probability on the spikes leaving each block (training only).
+    attention_key_dim : int, optional
+        Channels of the attention's queries and keys (``hidden_sizes[-1]`` if
+        None; see :class:`SpikingSparseLinearAttention`).
     projection_shortcuts : bool
         Projection shortcuts where a block changes width (see
         :class:`SpikingTemporalShiftBlock`); False leaves them out.
@@ -137,6 +140,7 @@ class PTSSNN(torch.nn.Module):
         readout="rate",
         spike_dropout=0.0,
         projection_shortcuts=True,
+        attention_key_dim=None,
     ):
         super().__init__()
         if variant not in VARIANTS:
@@ -170,7 +174,8 @@ class PTSSNN(torch.nn.Module):
         if variant in ("full", "no_prompt"):
             prompts = num_prompts if variant == "full" else 0
             self.attention = SpikingSparseLinearAttention(
-                dim, prompts, scaled=attention_scaled, spiking_qkv=spiking_qkv, neuron=neuron
+                dim, prompts, scaled=attention_scaled, spiking_qkv=spiking_qkv,
+                key_dim=attention_key_dim, neuron=neuron,
             )
         if attention_gate and variant in ("full", "no_prompt"):
             self.attention_gate = torch.nn.Parameter(torch.zeros(()))

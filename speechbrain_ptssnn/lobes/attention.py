@@ -35,6 +35,11 @@ class SpikingSparseLinearAttention(torch.nn.Module):
     :math:`1/\\sqrt{D}`, the usual attention temperature: ``Y`` sums ``D``
     products, and unscaled it can outweigh the binary spikes it is added to.
 
+    With ``key_dim`` smaller than ``dim`` (a deviation) queries and keys have
+    ``key_dim`` channels and values ``dim``: ``\\hat{K}^\\top V`` is
+    ``[key_dim, D]``, so both products cost ``n · key_dim · D`` instead of
+    ``n · D²``.
+
     With ``spiking_qkv=True`` (a deviation, as in spike-driven transformers)
     queries, keys and values are spikes themselves,
     :math:`Q = \\mathrm{PLIF}(\\mathrm{BN}(S W_Q))` and likewise ``K``, ``V``:
@@ -45,11 +50,13 @@ class SpikingSparseLinearAttention(torch.nn.Module):
     Arguments
     ---------
     dim : int
-        Channels ``D``.
+        Channels ``D`` (of the frames, the prompts, the values and the output).
     num_prompts : int
         Learnable prompts ``L_p`` (0 for the "without prompts" ablation).
     scaled : bool
-        Multiply the output by ``1 / sqrt(dim)``.
+        Multiply the output by ``1 / sqrt(key_dim)``.
+    key_dim : int, optional
+        Channels of queries and keys (``dim`` if None).
     spiking_qkv : bool
         Binarise queries, keys and values through batch norm and PLIF.
     neuron : callable
@@ -73,23 +80,27 @@ class SpikingSparseLinearAttention(torch.nn.Module):
         eps=1e-6,
         scaled=False,
         spiking_qkv=False,
+        key_dim=None,
     ):
         super().__init__()
         self.dim = dim
+        self.key_dim = key_dim or dim
         self.num_prompts = num_prompts
         self.eps = eps
-        self.scale = dim**-0.5 if scaled else 1.0
+        self.scale = self.key_dim**-0.5 if scaled else 1.0
         if num_prompts > 0:
             self.prompts = torch.nn.Parameter(torch.randn(num_prompts, dim))
         else:
             self.register_parameter("prompts", None)
         self.neurons = neuron(decay_input=False)
-        self.query = torch.nn.Linear(dim, dim, bias=False)
-        self.key = torch.nn.Linear(dim, dim, bias=False)
+        self.query = torch.nn.Linear(dim, self.key_dim, bias=False)
+        self.key = torch.nn.Linear(dim, self.key_dim, bias=False)
         self.value = torch.nn.Linear(dim, dim, bias=False)
         self.spiking_qkv = spiking_qkv
         if spiking_qkv:
-            self.qkv_norms = torch.nn.ModuleList(MaskedBatchNorm(dim) for _ in range(3))
+            self.qkv_norms = torch.nn.ModuleList(
+                MaskedBatchNorm(size) for size in (self.key_dim, self.key_dim, dim)
+            )
             self.qkv_neurons = torch.nn.ModuleList(neuron() for _ in range(3))
 
     def forward(self, x, lengths=None):
@@ -128,6 +139,7 @@ class SpikingSparseLinearAttention(torch.nn.Module):
 
     def extra_repr(self):
         return (
-            f"dim={self.dim}, num_prompts={self.num_prompts}, scale={self.scale:g}, "
+            f"dim={self.dim}, key_dim={self.key_dim}, num_prompts={self.num_prompts}, "
+            f"scale={self.scale:g}, "
             f"spiking_qkv={self.spiking_qkv}"
         )

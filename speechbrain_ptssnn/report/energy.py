@@ -18,13 +18,14 @@ What is counted, layer by layer (:class:`OperationCounter`):
   on the real-valued calibrated frames, the homeostatic bias generator's MLP,
   both layers of the linear baseline;
 * the attention's two products of real tensors, ``K̂ᵀV`` and ``Q·(K̂ᵀV)``,
-  ``2 · n · D²`` MACs over its ``n`` positions (``L_p`` prompts + frames),
+  ``2 · n · d_k · D`` MACs over its ``n`` positions (``L_p`` prompts + frames;
+  ``d_k = D`` unless the keys are narrower),
   always (dense, whatever the values); its Q, K and V projections read
   spikes and are linear layers (ACs). With spiking queries, keys and values
   (``spiking_qkv``) the products need no multiplication: ``KᵀV`` counts
   coincident spikes, ``Σ_n |K_n|·|V_n|`` ACs (``|K_n|`` the keys' spikes at
-  position ``n``), then each of the ``D²`` context entries is scaled once by
-  ``1/‖K_d‖`` (and ``1/√D`` when scaled), ``D²`` MACs per utterance; ``Q·C``
+  position ``n``), then each of the ``d_k · D`` context entries is scaled once by
+  ``1/‖K_d‖`` (and ``1/√d_k`` when scaled), ``d_k · D`` MACs per utterance; ``Q·C``
   adds a context row per query spike, ``Σ_n |Q_n| · D`` ACs;
 * the spike encoder's per-channel affine map (its batch norm, on real-valued
   features with no linear layer to fold into): one MAC per encoded channel
@@ -200,7 +201,7 @@ def attention_product_operations(module, x, lengths=None, qkv=None):
     query, key, value = (t.detach().double() for t in qkv)
     coincidences = (key.sum(dim=-1) * value.sum(dim=-1)).sum()
     acs = int(round(float(coincidences + query.sum() * module.dim)))
-    return {"acs": acs, "macs": x.shape[0] * module.dim * module.dim, "ann_macs": dense}
+    return {"acs": acs, "macs": x.shape[0] * module.key_dim * module.dim, "ann_macs": dense}
 
 
 def encoder_macs(module, x, lengths=None):
@@ -231,7 +232,8 @@ def attention_product_macs(module, x, lengths=None):
     Returns
     -------
     int
-        ``2 · n · D²`` with ``n`` the valid positions (prompts included).
+        ``2 · n · d_k · D`` with ``n`` the valid positions (prompts included)
+        and ``d_k`` the keys' channels (``D`` unless ``key_dim`` is set).
 
     Example
     -------
@@ -244,7 +246,7 @@ def attention_product_macs(module, x, lengths=None):
     batch, time = x.shape[0], x.shape[1]
     frames = int(lengths_to_mask(lengths, time).expand(batch, -1).sum())
     positions = frames + batch * module.num_prompts
-    return 2 * positions * module.dim * module.dim
+    return 2 * positions * module.key_dim * module.dim
 
 
 class _RuleCounter(ModuleCounter):
