@@ -247,6 +247,8 @@ class Experiment:
                     f"({target.features_folder}), which only --upstream=precomputed reads; "
                     f"its features go through the feature cache otherwise"
                 )
+        if self.targets:  # fewer than two shared classes: an error now, not after the folds
+            _ = self.cross_corpus_labels
 
     def prepare_kwargs(self):
         """Keyword arguments of the corpus's ``prepare_<corpus>`` function."""

@@ -144,6 +144,10 @@ def test_test_corpora_options_are_checked_before_anything_runs(corpora, tmp_path
         experiment(tmp_path, test_corpora=f"urdu:{corpora['urdu']}:/feats/urdu")
     with pytest.raises(ValueError, match="is the training corpus"):
         experiment(tmp_path, test_corpora=f"emodb:{corpora['emodb']}")
+    with pytest.raises(ValueError, match="share 0 class"):
+        experiment(tmp_path, emotions=["disgust", "boredom"], test_corpora=f"urdu:{corpora['urdu']}")
+    with pytest.raises(FileNotFoundError, match="partition folder .* does not exist"):
+        experiment(tmp_path, partitions=str(tmp_path / "no_emobox"))
     run = experiment(tmp_path, upstream="precomputed", features_folder=str(tmp_path / "f"),
                      input_size=8, test_corpora=f"urdu:{corpora['urdu']}:{tmp_path / 'uf'}")
     source = run._target_source(run.targets[0])

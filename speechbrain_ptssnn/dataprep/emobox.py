@@ -88,6 +88,8 @@ def read_label_map(folder):
     >>> read_label_map(folder)
     {'anger': 'angry', 'boredem': 'boredom', 'Calm': None}
     """
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"EmoBox partition folder {folder} does not exist")
     for name in LABEL_MAP_FILES:
         path = os.path.join(folder, name)
         if os.path.isfile(path):

@@ -58,8 +58,8 @@ def run_summary(run_folder):
         raise FileNotFoundError(f"run folder {run_folder} does not exist")
     summary_path = os.path.join(run_folder, "summary.json")
     configuration = {}
-    if os.path.exists(summary_path):
-        summary = read_json(summary_path)
+    summary = read_json(summary_path) if os.path.exists(summary_path) else None
+    if summary and summary.get("folds"):  # (a cross-corpus-only summary has none)
         mean, std = summary["mean"], summary["std"]
         folds = sorted(int(k) for k in summary["folds"])
         configuration = summary.get("configuration") or {}
