@@ -222,11 +222,19 @@ class PTSSNNBrain(sb.Brain):
             rows.append([utt_id, labels[target], labels[predicted], *probs])
         return rows
 
-    def write_test_results(self):
-        """Writes the fold's ``predictions.csv`` and ``metrics.json`` (main process only)."""
+    def write_test_results(self, folder=None):
+        """Writes the last test's ``predictions.csv`` and ``metrics.json`` (main process only).
+
+        Arguments
+        ---------
+        folder : str, optional
+            Where they go: the fold's folder (``hparams.fold_folder``) by
+            default; a cross-corpus target's folder for that target's test.
+        """
         if not if_main_process():
             return
-        fold_folder = self.hparams.fold_folder
+        fold_folder = folder or self.hparams.fold_folder
+        os.makedirs(fold_folder, exist_ok=True)
         labels = self.labels
         with open(os.path.join(fold_folder, PREDICTIONS), "w", newline="") as stream:
             writer = csv.writer(stream)

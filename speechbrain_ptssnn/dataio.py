@@ -67,6 +67,40 @@ def dataio_prep(hparams, feature_source, labels):
         os.path.join(hparams["fold_folder"], LABEL_ENCODER), from_iterables=[labels]
     )
     encoder.expect_len(len(labels))
+    datasets = {
+        split: manifest_dataset(
+            os.path.join(hparams["fold_folder"], f"{split}.json"), feature_source, encoder,
+            data_root=hparams.get("data_folder"),
+        )
+        for split in SPLITS
+    }
+    if sorting != "random":
+        datasets["train"] = datasets["train"].filtered_sorted(
+            sort_key="duration", reverse=sorting == "descending"
+        )
+    return datasets
+
+
+def manifest_dataset(path, feature_source, encoder, data_root=None):
+    """One manifest as a dataset of features and encoded emotions.
+
+    Arguments
+    ---------
+    path : str
+        A JSON manifest (see :mod:`speechbrain_ptssnn.dataprep.manifest`).
+    feature_source : object
+        Has ``load(wav_path) -> Tensor[frames, dim]``.
+    encoder : speechbrain.dataio.encoder.CategoricalEncoder
+        The filled label encoder.
+    data_root : str, optional
+        Replaces the manifest's ``{data_root}`` placeholder (SpeechBrain's
+        ``replacements``).
+
+    Returns
+    -------
+    speechbrain.dataio.dataset.DynamicItemDataset
+        Items with ``id``, ``feats``, ``emo``, ``emo_encoded``.
+    """
 
     @sb.utils.data_pipeline.takes("wav")
     @sb.utils.data_pipeline.provides("feats")
@@ -79,15 +113,9 @@ def dataio_prep(hparams, feature_source, labels):
         yield emo
         yield encoder.encode_label_torch(emo)
 
-    datasets = {}
-    for split in SPLITS:
-        datasets[split] = sb.dataio.dataset.DynamicItemDataset.from_json(
-            json_path=os.path.join(hparams["fold_folder"], f"{split}.json"),
-            dynamic_items=[feature_pipeline, label_pipeline],
-            output_keys=["id", "feats", "emo", "emo_encoded"],
-        )
-    if sorting != "random":
-        datasets["train"] = datasets["train"].filtered_sorted(
-            sort_key="duration", reverse=sorting == "descending"
-        )
-    return datasets
+    return sb.dataio.dataset.DynamicItemDataset.from_json(
+        json_path=path,
+        replacements={"data_root": str(data_root)} if data_root else {},
+        dynamic_items=[feature_pipeline, label_pipeline],
+        output_keys=["id", "feats", "emo", "emo_encoded"],
+    )

@@ -22,24 +22,35 @@ import os
 import torch
 import yaml
 from hyperpyyaml import load_hyperpyyaml, resolve_references
-from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_ptssnn.dataio import SORTINGS
+from speechbrain_ptssnn.dataio import SORTINGS, manifest_dataset
+from speechbrain_ptssnn.dataprep.cross_corpus import (
+    parse_test_corpora,
+    prepare_cross_corpus,
+    shared_emotions,
+)
+from speechbrain_ptssnn.dataprep.emobox import partition_emotions
 from speechbrain_ptssnn.dataprep.folds import PROTOCOLS
 from speechbrain_ptssnn.dataprep.manifest import read_manifest
 from speechbrain_ptssnn.dataprep.prepare import select_emotions
 from speechbrain_ptssnn.features import make_feature_source
 from speechbrain_ptssnn.runs import (
     BEST_METRICS,
+    CROSS_CORPUS,
     HPARAMS_FILE,
+    LABEL_ENCODER,
     OPTIONS_FILE,
     SPLITS,
+    cross_corpus_folder,
+    cross_corpus_target_folder,
     fold_folder,
     fold_folders,
     is_finished,
     read_json,
 )
 from speechbrain_ptssnn.summary import write_summary
+from speechbrain_ptssnn.upstreams.leakage import leakage_sentence, upstream_leakage
 
 logger = logging.getLogger(__name__)
 
@@ -173,10 +184,20 @@ class Experiment:
         self.output_folder = self.options["output_folder"]
         self.test_only = bool(self.run_opts.get("test_only"))
         self._feature_source = None
+        self._cross_corpus = None
+        self.leakage = upstream_leakage(
+            self.options.get("upstream"), self.options.get("upstream_source"),
+            [self.corpus, *(t.name for t in self.targets)],
+        )
+        if self.leakage:
+            logger.warning("%s", leakage_sentence(self.leakage))
 
     def _set_n_classes(self):
         """``n_classes`` follows the classes the preparation will keep."""
-        labels = select_emotions(self.corpus, self.overrides.get("emotions"))
+        emotions = self.overrides.get("emotions")
+        if emotions is None and self.overrides.get("partitions"):
+            emotions = partition_emotions(self.overrides["partitions"])
+        labels = select_emotions(self.corpus, emotions)
         given = self.overrides.get("n_classes")
         if given is not None and given != len(labels):
             raise ValueError(
@@ -195,9 +216,39 @@ class Experiment:
         for key, value, allowed in checks:
             if value not in allowed:
                 raise ValueError(f"unknown --{key}={value}; expected one of {allowed}")
+        self.targets = parse_test_corpora(options.get("test_corpora"))
         fold = options.get("fold")
-        if fold is not None and (not isinstance(fold, int) or fold < 1):
-            raise ValueError(f"--fold must be a fold number from 1, got {fold!r}")
+        if fold == CROSS_CORPUS and not self.targets:
+            raise ValueError(f"--fold={CROSS_CORPUS} runs the cross-corpus stage only: give "
+                             "--test_corpora=name:/path/to/corpus[,...] too")
+        if fold is not None and fold != CROSS_CORPUS and (not isinstance(fold, int) or fold < 1):
+            raise ValueError(f"--fold must be a fold number from 1 (or {CROSS_CORPUS}), "
+                             f"got {fold!r}")
+        self._check_targets()
+
+    def _check_targets(self):
+        """The cross-corpus targets' folders, and features folders where needed."""
+        precomputed = str(self.options.get("upstream")).lower() == "precomputed"
+        for target in self.targets:
+            if target.name == self.corpus:
+                raise ValueError(f"--test_corpora: {target.name} is the training corpus; a "
+                                 "cross-corpus target must be another corpus")
+            if not os.path.isdir(target.data_folder):
+                raise ValueError(f"--test_corpora: the {target.name} folder "
+                                 f"{target.data_folder} does not exist")
+            if precomputed and not target.features_folder:
+                raise ValueError(
+                    f"--test_corpora: with --upstream=precomputed, give {target.name}'s "
+                    f"features folder as a third field ({target.name}:{target.data_folder}:DIR)"
+                )
+            if target.features_folder and not precomputed:
+                raise ValueError(
+                    f"--test_corpora: {target.name} has a features folder "
+                    f"({target.features_folder}), which only --upstream=precomputed reads; "
+                    f"its features go through the feature cache otherwise"
+                )
+        if self.targets:  # fewer than two shared classes: an error now, not after the folds
+            _ = self.cross_corpus_labels
 
     def prepare_kwargs(self):
         """Keyword arguments of the corpus's ``prepare_<corpus>`` function."""
@@ -210,6 +261,8 @@ class Experiment:
             "valid_ratio": options["valid_ratio"],
             "seed": options["fold_seed"],
             "emotions": options.get("emotions"),
+            "partitions": options.get("partitions") or None,
+            "data_root_placeholder": bool(options.get("data_root_placeholder")),
         }
 
     @property
@@ -222,6 +275,8 @@ class Experiment:
         """The fold numbers this run covers (``--fold K`` or all)."""
         n_folds = len(fold_folders(self.output_folder))
         fold = self.options.get("fold")
+        if fold == CROSS_CORPUS:
+            return []
         if fold is None:
             return list(range(1, n_folds + 1))
         if not 1 <= fold <= n_folds:
@@ -256,17 +311,23 @@ class Experiment:
         ValueError
             With ``--test_only``, if the fold has no checkpoint.
         """
-        hparams = self._build(fold)
+        return self._load({"fold": fold}, f"fold {fold}")
+
+    def _load(self, fold_overrides, name):
+        """The built hparams of a fold (or of the cross-corpus model), with their snapshot."""
+        hparams = self._build(fold_overrides)
         if self.test_only and not hparams["checkpointer"].list_checkpoints():
             raise ValueError(
-                f"--test_only: fold {fold} has no checkpoint in {hparams['save_folder']}"
+                f"--test_only: {name} has no checkpoint in {hparams['save_folder']}"
             )
         if if_main_process():
             with open(self.hparams_file, encoding="utf-8") as stream:
-                resolved = resolve_references(stream, {**self.overrides, "fold": fold}).getvalue()
+                resolved = resolve_references(stream, {**self.overrides, **fold_overrides})
             path = os.path.join(hparams["fold_folder"], HPARAMS_FILE)
+            os.makedirs(hparams["fold_folder"], exist_ok=True)
             with open(path, "w", encoding="utf-8") as stream:
-                stream.write(f"# {os.path.abspath(self.hparams_file)}, fold {fold}\n{resolved}")
+                stream.write(f"# {os.path.abspath(self.hparams_file)}, {name}\n"
+                             f"{resolved.getvalue()}")
         hparams["tensorboard_logger"] = None
         if hparams.get("use_tensorboard"):
             from speechbrain.utils.train_logger import TensorboardLogger
@@ -276,8 +337,15 @@ class Experiment:
         return hparams
 
     def _build(self, fold):
+        """Builds the hparams of fold ``fold`` (a number, or a dict of fold overrides)."""
+        fold_overrides = fold if isinstance(fold, dict) else {"fold": fold}
         with open(self.hparams_file, encoding="utf-8") as stream:
-            return load_hyperpyyaml(stream, {**self.overrides, "fold": fold})
+            return load_hyperpyyaml(stream, {**self.overrides, **fold_overrides})
+
+    def _cross_corpus_overrides(self):
+        """What places the cross-corpus model: its folder and its classes."""
+        return {"fold": None, "fold_folder": cross_corpus_folder(self.output_folder),
+                "n_classes": len(self.cross_corpus_labels)}
 
     @property
     def feature_source(self):
@@ -288,7 +356,8 @@ class Experiment:
             )
             options = self.options
             if isinstance(options.get("upstream"), Built):  # an upstream object
-                options = self._build(self.folds()[0])
+                options = self._build(self.folds()[0] if self.folds()
+                                      else self._cross_corpus_overrides())
             self._feature_source = make_feature_source(options, device=device)
         return self._feature_source
 
@@ -296,7 +365,8 @@ class Experiment:
         """Every audio file of the prepared folds (fold 1 holds them all)."""
         paths = []
         for split in SPLITS:
-            manifest = read_manifest(os.path.join(self.output_folder, "fold_1", f"{split}.json"))
+            manifest = read_manifest(os.path.join(self.output_folder, "fold_1", f"{split}.json"),
+                                     data_root=self.options["data_folder"])
             paths.extend(entry["wav"] for entry in manifest.values())
         return sorted(paths)
 
@@ -321,7 +391,7 @@ class Experiment:
         """Writes the summary of every finished fold (main process only)."""
         if not if_main_process():
             return
-        hparams = self._build(self.folds()[0])
+        hparams = self._build(self.folds()[0] if self.folds() else self._cross_corpus_overrides())
         trainable = sum(p.numel() for p in hparams["adapter"].parameters() if p.requires_grad)
         scalar = (str, int, float, bool, type(None))
         plain = {
@@ -339,4 +409,148 @@ class Experiment:
             "trainable_parameters": trainable,
             "hparams": plain,
         }
-        write_summary(self.output_folder, self.labels, configuration)
+        if self.targets:
+            configuration["cross_corpus"] = {
+                "train_corpus": self.corpus, "labels": self.cross_corpus_labels,
+                "targets": {t.name: t.data_folder for t in self.targets},
+            }
+        write_summary(self.output_folder, self.labels, configuration, leakage=self.leakage)
+
+    # ------------------------------------------------------------------
+    # Cross-corpus stage (--test_corpora)
+    # ------------------------------------------------------------------
+
+    @property
+    def cross_corpus_labels(self):
+        """The classes the cross-corpus model is trained and scored on.
+
+        Those of the training corpus's classes (its ``emotions``) that every
+        target of ``--test_corpora`` has, in the shared vocabulary's order.
+        """
+        emotions = select_emotions(self.corpus, self.options.get("emotions"))
+        return shared_emotions(emotions, self.targets)
+
+    def _prepare_cross_corpus(self):
+        """Writes the cross-corpus manifests and fills every target's features (main process)."""
+        prepared = prepare_cross_corpus(
+            self.corpus, self.options["data_folder"], self.targets, self.output_folder,
+            self.cross_corpus_labels, self.options["valid_ratio"], self.options["fold_seed"],
+        )
+        for target in self.targets:
+            source = self._target_source(target)
+            wavs = sorted(entry["wav"] for entry in read_manifest(
+                os.path.join(prepared["targets"][target.name], "test.json")).values())
+            source.fill(wavs)
+            size = source.load(wavs[0]).shape[-1]
+            if size != self.options["input_size"]:
+                raise ValueError(
+                    f"the {target.name} features have {size} channels but input_size is "
+                    f"{self.options['input_size']}: both corpora need the same upstream"
+                )
+
+    def _target_source(self, target):
+        """A target's features: its precomputed folder, or the run's own feature source."""
+        if str(self.options.get("upstream")).lower() != "precomputed":
+            return self.feature_source
+        options = {**self.options, "features_folder": target.features_folder,
+                   "data_folder": target.data_folder}
+        return make_feature_source(options)
+
+    def cross_corpus_targets(self):
+        """The targets of ``--test_corpora`` still to test (all of them with ``--test_only``).
+
+        Prepares the cross-corpus manifests and the targets' features first
+        (main process only). Each target has ``name``, ``folder`` (where
+        :meth:`PTSSNNBrain.write_test_results` writes its results) and
+        ``dataset(label_encoder)`` (its test set).
+
+        Returns
+        -------
+        list of CrossCorpusTest
+            Empty without ``--test_corpora``.
+        """
+        if not self.targets:
+            return []
+        run_on_main(self._prepare_cross_corpus)
+        tests = []
+        for target in self.targets:
+            folder = cross_corpus_target_folder(self.output_folder, target.name)
+            if not self.test_only and is_finished(folder):
+                logger.info("cross-corpus target %s is finished (metrics.json exists): "
+                            "skipping", target.name)
+                continue
+            tests.append(CrossCorpusTest(target.name, folder, self._target_source(target)))
+        return tests
+
+    def cross_corpus_brain(self, brain_class):
+        """The cross-corpus model, trained once (on first call) and kept.
+
+        Built like a fold's (the hparams with ``fold_folder`` at
+        ``<output_folder>/cross_corpus`` and ``n_classes`` the shared classes),
+        fitted on the training corpus's shared classes with its speaker-disjoint
+        validation set (resuming from its checkpoints like a fold; not fitted
+        with ``--test_only``).
+
+        Arguments
+        ---------
+        brain_class : type
+            The recipe's Brain (``PTSSNNBrain``).
+
+        Returns
+        -------
+        speechbrain.Brain
+            Ready for ``evaluate`` with the best checkpoint.
+        """
+        if self._cross_corpus is not None:
+            return self._cross_corpus
+        hparams = self._load(self._cross_corpus_overrides(), "cross-corpus model")
+        labels = self.cross_corpus_labels
+        encoder = hparams["label_encoder"]
+        encoder.load_or_create(os.path.join(hparams["fold_folder"], LABEL_ENCODER),
+                               from_iterables=[labels])
+        encoder.expect_len(len(labels))
+        datasets = {
+            split: manifest_dataset(os.path.join(hparams["fold_folder"], f"{split}.json"),
+                                    self.feature_source, encoder)
+            for split in ("train", "valid")
+        }
+        if hparams["sorting"] != "random":
+            datasets["train"] = datasets["train"].filtered_sorted(
+                sort_key="duration", reverse=hparams["sorting"] == "descending"
+            )
+        brain = brain_class(modules=hparams["modules"], opt_class=hparams["opt_class"],
+                            hparams=hparams, run_opts=self.run_opts,
+                            checkpointer=hparams["checkpointer"])
+        if not self.test_only:
+            brain.fit(brain.hparams.epoch_counter, datasets["train"], datasets["valid"],
+                      train_loader_kwargs=hparams["train_dataloader_options"],
+                      valid_loader_kwargs=hparams["dataloader_options"])
+        self._cross_corpus = brain
+        return brain
+
+
+class CrossCorpusTest:
+    """One target of the cross-corpus stage: its name, results folder and test set.
+
+    Arguments
+    ---------
+    name : str
+        The target corpus.
+    folder : str
+        ``<output_folder>/cross_corpus/<name>`` (its ``test.json``; its results go there).
+    feature_source : object
+        The target's features (``load(wav)``).
+    """
+
+    def __init__(self, name, folder, feature_source):
+        self.name = name
+        self.folder = folder
+        self.feature_source = feature_source
+
+    def __repr__(self):
+        return f"CrossCorpusTest({self.name!r}, {self.folder!r})"
+
+    def dataset(self, label_encoder):
+        """The target's test set, encoded with the cross-corpus model's ``label_encoder``."""
+        return manifest_dataset(os.path.join(self.folder, "test.json"), self.feature_source,
+                                label_encoder)

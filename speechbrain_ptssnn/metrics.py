@@ -86,3 +86,126 @@ def classification_metrics(confusion):
         weighted_F1=100.0 * skm.f1_score(y_true, y_pred, average="weighted", **f1),
     )
     return result
+
+
+#: resamples and seed of :func:`bootstrap_intervals` (fixed: the same predictions give the same interval)
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 1234
+
+
+def resampled_metrics(targets, predictions, n_classes, indices):
+    """WA, UA and macro-F1 (percent) of many resamples of one test set at once.
+
+    Arguments
+    ---------
+    targets, predictions : array-like of int
+        True and predicted class indices of the test utterances.
+    n_classes : int
+        Number of classes.
+    indices : numpy.ndarray
+        ``[resamples, utterances]`` indices into ``targets``: one resample a row.
+
+    Returns
+    -------
+    dict
+        ``WA``, ``UA``, ``F1``: arrays of one value per resample. As in
+        :func:`classification_metrics`, a class absent from a resample is
+        left out of its UA and F1.
+
+    Example
+    -------
+    >>> import numpy
+    >>> stats = resampled_metrics([0, 0, 1], [0, 1, 1], 2, numpy.array([[0, 1, 2], [0, 0, 2]]))
+    >>> [round(float(v), 2) for v in stats["WA"]], [float(v) for v in stats["UA"]]
+    ([66.67, 100.0], [75.0, 100.0])
+    """
+    targets = np.asarray(targets, dtype=np.int64)
+    predictions = np.asarray(predictions, dtype=np.int64)
+    rows, size = indices.shape
+    true, predicted = targets[indices], predictions[indices]
+    correct = true == predicted
+    offset = (np.arange(rows) * n_classes)[:, None]
+
+    def counts(classes, weights=None):
+        flat = (classes + offset).reshape(-1)
+        weights = None if weights is None else weights.reshape(-1)
+        return np.bincount(flat, weights, minlength=rows * n_classes).reshape(rows, n_classes)
+
+    support, predicted_counts = counts(true), counts(predicted)
+    hits = counts(true, correct.astype(np.float64))
+    present = support > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(present, hits / np.maximum(support, 1), 0.0)
+        f1 = np.where(present, 2 * hits / np.maximum(support + predicted_counts, 1), 0.0)
+    n_present = np.maximum(present.sum(axis=1), 1)
+    return {
+        "WA": 100.0 * correct.mean(axis=1),
+        "UA": 100.0 * recall.sum(axis=1) / n_present,
+        "F1": 100.0 * f1.sum(axis=1) / n_present,
+    }
+
+
+def bootstrap_intervals(targets, predictions, n_classes, level=0.95,
+                        resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED):
+    """Percentile bootstrap intervals of WA, UA and F1 over a set of test predictions.
+
+    The utterances are resampled with replacement ``resamples`` times (a
+    fixed seed: the same predictions always give the same interval); each
+    metric's interval runs from the ``(1 - level) / 2`` to the
+    ``(1 + level) / 2`` quantile of its resampled values.
+
+    Arguments
+    ---------
+    targets, predictions : array-like of int
+        True and predicted class indices (e.g. every fold's test predictions, pooled).
+    n_classes : int
+        Number of classes.
+    level : float
+        Coverage of the interval (0.95).
+    resamples : int
+        Number of bootstrap resamples.
+    seed : int
+        Seed of the resampling.
+
+    Returns
+    -------
+    dict
+        ``WA``, ``UA``, ``F1`` → ``{"low", "high", "level", "estimate",
+        "utterances", "resamples", "seed"}`` (percent; ``estimate`` is the
+        metric of the predictions themselves).
+
+    Raises
+    ------
+    ValueError
+        Without predictions, or with a level outside (0, 1).
+
+    Example
+    -------
+    >>> intervals = bootstrap_intervals([0, 1] * 50, [0, 1] * 40 + [1, 0] * 10, 2)
+    >>> interval = intervals["WA"]
+    >>> interval["estimate"], interval["level"], interval["low"] < 80.0 < interval["high"]
+    (80.0, 0.95, True)
+    """
+    targets = np.asarray(targets, dtype=np.int64)
+    predictions = np.asarray(predictions, dtype=np.int64)
+    if not len(targets) or len(targets) != len(predictions):
+        raise ValueError(
+            f"bootstrap intervals need as many predictions as targets, and some: got "
+            f"{len(targets)} targets and {len(predictions)} predictions"
+        )
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    rng = np.random.default_rng(seed)
+    indices = rng.integers(0, len(targets), size=(resamples, len(targets)))
+    resampled = resampled_metrics(targets, predictions, n_classes, indices)
+    point = classification_metrics(confusion_matrix(targets, predictions, n_classes))
+    quantiles = [100.0 * (1.0 - level) / 2.0, 100.0 * (1.0 + level) / 2.0]
+    intervals = {}
+    for name, values in resampled.items():
+        low, high = np.percentile(values, quantiles)
+        intervals[name] = {
+            "low": float(low), "high": float(high), "level": level,
+            "estimate": float(point[name]), "utterances": int(len(targets)),
+            "resamples": int(resamples), "seed": int(seed),
+        }
+    return intervals

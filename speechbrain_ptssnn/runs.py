@@ -14,6 +14,10 @@ A recipe's ``output_folder`` holds::
     fold_<k>/metrics.json                   WA, UA, F1, recall, confusion: the fold is finished
     summary.json, summary.md                every fold, mean and std
     confusion.csv, confusion.png            summed over folds
+    cross_corpus/{train,valid}.json         --test_corpora: the training corpus's shared classes
+    cross_corpus/save/, train_log.txt, ...  the cross-corpus model (a fold folder of its own)
+    cross_corpus/<target>/test.json         every utterance of the target's shared classes
+    cross_corpus/<target>/{metrics.json,predictions.csv}   the target's test results
 
 Everything that reads or writes this layout (the experiment, the summary, the
 report, the export) finds it through this module.
@@ -35,6 +39,8 @@ PREDICTIONS = "predictions.csv"
 METRICS_FILE = "metrics.json"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
+#: the cross-corpus stage's folder, and ``--fold=cross_corpus`` (that stage only)
+CROSS_CORPUS = "cross_corpus"
 
 #: the metrics of a fold, in percent
 METRICS = ("WA", "UA", "F1")
@@ -248,3 +254,77 @@ def checkpoint_key(best_metric):
     ({'max_key': 'UA'}, {'min_key': 'loss'})
     """
     return {"min_key": best_metric} if best_metric == "loss" else {"max_key": best_metric}
+
+
+def cross_corpus_folder(output_folder):
+    """The folder of the cross-corpus model: ``<output_folder>/cross_corpus``.
+
+    Example
+    -------
+    >>> cross_corpus_folder("/runs/x")
+    '/runs/x/cross_corpus'
+    """
+    return os.path.join(output_folder, CROSS_CORPUS)
+
+
+def cross_corpus_target_folder(output_folder, target):
+    """Where one target corpus's test manifest and results go.
+
+    Example
+    -------
+    >>> cross_corpus_target_folder("/runs/x", "urdu")
+    '/runs/x/cross_corpus/urdu'
+    """
+    return os.path.join(cross_corpus_folder(output_folder), target)
+
+
+def read_cross_corpus_metrics(output_folder):
+    """The ``metrics.json`` of every tested cross-corpus target.
+
+    Returns
+    -------
+    dict
+        Target corpus name → its metrics (untested targets left out), by name.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> read_cross_corpus_metrics(tempfile.mkdtemp())
+    {}
+    """
+    folder = cross_corpus_folder(output_folder)
+    if not os.path.isdir(folder):
+        return {}
+    targets = {}
+    for name in sorted(os.listdir(folder)):
+        metrics = read_json(os.path.join(folder, name, METRICS_FILE))
+        if metrics is not None:
+            targets[name] = metrics
+    return targets
+
+
+def read_prediction_rows(folder):
+    """The rows of a fold's (or target's) ``predictions.csv``: ``id``, ``true``, ``predicted``.
+
+    Returns
+    -------
+    list of dict
+        One dict per test utterance (the probability columns too); empty
+        without the file.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "predictions.csv"), "w") as f:
+    ...     _ = f.write("id,true,predicted,p_a,p_b\\nu1,a,b,0.4,0.6\\n")
+    >>> [(row["id"], row["true"], row["predicted"]) for row in read_prediction_rows(folder)]
+    [('u1', 'a', 'b')]
+    """
+    import csv
+
+    path = os.path.join(folder, PREDICTIONS)
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="", encoding="utf-8") as stream:
+        return list(csv.DictReader(stream))

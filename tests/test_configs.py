@@ -44,6 +44,7 @@ COMMON_KEYS = [
     "efficiency_report", "initial_state", "lr", "opt_class", "lr_scheduler_class",
     "epoch_counter", "modules", "label_encoder", "dataloader_options",
     "train_dataloader_options", "checkpointer", "train_logger",
+    "partitions", "data_root_placeholder", "test_corpora",
 ]
 
 #: where hparams/ptssnn.yaml (the best validated model) departs from the paper

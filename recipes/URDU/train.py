@@ -5,7 +5,8 @@
 
 Defaults of this corpus: its 4 emotions, 10-fold stratified cross-validation
 (--protocol=loso for leave-one-speaker-out). ``--fold=K`` runs one fold,
-``--test_only`` re-evaluates the checkpoints; see README for every output.
+``--test_only`` re-evaluates the checkpoints; ``--test_corpora=urdu:/path/to/URDU``
+adds a cross-corpus test (``--fold=cross_corpus``: only that); see README for every output.
 """
 
 import sys
@@ -58,5 +59,15 @@ if __name__ == "__main__":
         )
         brain.write_test_results()
         experiment.fold_finished(fold, brain)
+
+    # --test_corpora: one model on the classes shared with every target, tested on each
+    for target in experiment.cross_corpus_targets():
+        brain = experiment.cross_corpus_brain(PTSSNNBrain)
+        brain.evaluate(
+            target.dataset(brain.hparams.label_encoder),
+            test_loader_kwargs=brain.hparams.dataloader_options,
+            **checkpoint_key(brain.hparams.best_metric),
+        )
+        brain.write_test_results(target.folder)
 
     experiment.write_summary()

@@ -2,7 +2,10 @@
 
 ``python recipes/EMODB/emodb_prepare.py --data_folder DIR --output_folder DIR
 [--protocol {stratified,loso}] [--n_folds N] [--valid_ratio R] [--seed S]
-[--emotions E [E ...] | all]`` prepares the folds and prints their sizes.
+[--emotions E [E ...] | all] [--partitions EMOBOX_DIR] [--data_root_placeholder]
+[--write_partitions DIR]`` prepares the folds and prints their sizes:
+``--partitions`` takes EmoBox's folds (``EmoBox/data/<corpus>``),
+``--write_partitions`` also writes the folds in EmoBox's format.
 """
 
 import argparse
@@ -10,6 +13,7 @@ import logging
 import os
 
 from speechbrain_ptssnn.dataprep.corpora import corpus_defaults, get_corpus
+from speechbrain_ptssnn.dataprep.emobox import write_partitions
 from speechbrain_ptssnn.dataprep.folds import PROTOCOLS
 from speechbrain_ptssnn.dataprep.manifest import read_manifest
 from speechbrain_ptssnn.dataprep.prepare import SPLITS, prepare_corpus
@@ -102,6 +106,20 @@ def main(corpus_name, argv=None):
         help=f"classes to keep, or 'all' (default: {' '.join(defaults['emotions'])}; "
         f"available: {' '.join(corpus.emotions)})",
     )
+    parser.add_argument(
+        "--partitions", default=None,
+        help="an EmoBox corpus folder (EmoBox/data/<corpus>, with fold_<k>/ and label_map.json): "
+        "run EmoBox's folds instead of --protocol/--n_folds",
+    )
+    parser.add_argument(
+        "--data_root_placeholder", action="store_true",
+        help="write the manifests' paths as {data_root}/... (the folds follow a moved corpus)",
+    )
+    parser.add_argument(
+        "--write_partitions", default=None, metavar="DIR",
+        help="also write the folds in EmoBox's format to DIR (DIR/fold_<k>/"
+        f"{corpus.name}_{{train,test}}_fold_<k>.json, DIR/label_map.json)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"
@@ -115,7 +133,13 @@ def main(corpus_name, argv=None):
         valid_ratio=args.valid_ratio,
         seed=args.seed,
         emotions="all" if args.emotions == ["all"] else args.emotions,
+        partitions=args.partitions,
+        data_root_placeholder=args.data_root_placeholder,
     )
+    if args.write_partitions:
+        write_partitions(args.output_folder, args.write_partitions, corpus.name,
+                         data_folder=args.data_folder)
+        print(f"wrote the folds in EmoBox's format to {args.write_partitions}")
     print(f"{'fold':<8}" + "".join(f"{split:>7}" for split in SPLITS))
     for folder, sizes in zip(folders, fold_sizes(folders), strict=True):
         name = os.path.basename(folder)

@@ -251,17 +251,52 @@ def make_folds(
     for k, test in enumerate(tests, start=1):
         held_out = set(test)
         rest = [utt_id for utt_id in sorted(labels) if utt_id not in held_out]
-        valid = []
-        if valid_ratio > 0:
-            fold_seed = int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
-            valid = validation_set(
-                {utt_id: labels[utt_id] for utt_id in rest},
-                {utt_id: speakers[utt_id] for utt_id in rest},
-                protocol,
-                valid_ratio,
-                fold_seed,
-            )
-        chosen = set(valid)
-        train = [utt_id for utt_id in rest if utt_id not in chosen]
-        folds.append({"train": train, "valid": valid, "test": test})
+        folds.append({**carve_validation(labels, speakers, rest, protocol, valid_ratio, seed, k),
+                      "test": test})
     return folds
+
+
+def carve_validation(labels, speakers, training_part, protocol, valid_ratio, seed, fold):
+    """Splits one fold's training part into its train and valid sets.
+
+    Arguments
+    ---------
+    labels, speakers : dict
+        Utterance id -> class label and speaker (of the training part at least).
+    training_part : list of str
+        The utterance ids not held out for the fold's test.
+    protocol : str
+        ``"stratified"`` (class-balanced utterances) or ``"loso"`` (whole speakers).
+    valid_ratio : float
+        Share for validation, in [0, 1); 0 leaves the validation set empty.
+    seed : int
+        Seed of every random choice; fold ``fold``'s draw is seeded by ``(seed, fold)``.
+    fold : int
+        The fold number (from 1).
+
+    Returns
+    -------
+    dict
+        ``{"train": [...], "valid": [...]}``, sorted.
+
+    Example
+    -------
+    >>> labels = {f"{spk}{i}": "sad" for spk in "abcd" for i in range(3)}
+    >>> speakers = {utt_id: utt_id[0] for utt_id in labels}
+    >>> split = carve_validation(labels, speakers, sorted(labels), "loso", 0.25, 1, fold=1)
+    >>> len(split["train"]), len({speakers[u] for u in split["valid"]})
+    (9, 1)
+    """
+    rest = sorted(training_part)
+    valid = []
+    if valid_ratio > 0:
+        fold_seed = int(np.random.SeedSequence([seed, fold]).generate_state(1)[0])
+        valid = validation_set(
+            {utt_id: labels[utt_id] for utt_id in rest},
+            {utt_id: speakers[utt_id] for utt_id in rest},
+            protocol,
+            valid_ratio,
+            fold_seed,
+        )
+    chosen = set(valid)
+    return {"train": [utt_id for utt_id in rest if utt_id not in chosen], "valid": valid}

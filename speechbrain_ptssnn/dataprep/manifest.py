@@ -9,10 +9,55 @@ A manifest maps each utterance id to its fields::
 ``duration`` is in seconds, ``emo`` comes from the shared vocabulary
 :data:`speechbrain_ptssnn.dataprep.corpus.EMOTIONS` and ``spk`` is the speaker.
 SpeechBrain reads it with ``DynamicItemDataset.from_json``.
+
+With ``data_root`` given, :func:`write_manifest` writes the paths under that
+folder as ``{data_root}/<path relative to it>`` -- SpeechBrain's placeholder,
+which ``DynamicItemDataset.from_json(..., replacements={"data_root": DIR})``
+and :func:`read_manifest` (``data_root=DIR``) replace -- so a prepared folder
+stays valid when the corpus moves.
 """
 
 import json
 import os
+
+#: SpeechBrain's placeholder for the corpus root in a manifest's paths
+DATA_ROOT = "{data_root}"
+
+
+def with_placeholder(path, data_root):
+    """``path`` as ``{data_root}/...`` when it lies under ``data_root`` (else unchanged).
+
+    Example
+    -------
+    >>> with_placeholder("/data/emodb/wav/a.wav", "/data/emodb")
+    '{data_root}/wav/a.wav'
+    >>> with_placeholder("/elsewhere/a.wav", "/data/emodb")
+    '/elsewhere/a.wav'
+    """
+    root = os.path.abspath(data_root)
+    if os.path.commonpath([os.path.abspath(path), root]) != root:
+        return path
+    return DATA_ROOT + "/" + os.path.relpath(path, root).replace(os.sep, "/")
+
+
+def resolve_placeholder(path, data_root):
+    """``path`` with ``{data_root}`` replaced (as SpeechBrain's ``replacements`` do).
+
+    Raises
+    ------
+    ValueError
+        If the path holds the placeholder and no ``data_root`` is given.
+
+    Example
+    -------
+    >>> resolve_placeholder("{data_root}/wav/a.wav", "/moved/emodb")
+    '/moved/emodb/wav/a.wav'
+    """
+    if DATA_ROOT not in str(path):
+        return path
+    if not data_root:
+        raise ValueError(f"{path} holds {DATA_ROOT}: give the corpus folder (data_folder)")
+    return str(path).replace(DATA_ROOT, str(data_root).rstrip("/\\"))
 
 
 def manifest_entry(utterance, duration):
@@ -44,7 +89,7 @@ def manifest_entry(utterance, duration):
     }
 
 
-def write_manifest(path, entries):
+def write_manifest(path, entries, data_root=None):
     """Writes a manifest, creating its folder.
 
     Arguments
@@ -54,6 +99,9 @@ def write_manifest(path, entries):
     entries : dict
         Utterance id -> fields (see :func:`manifest_entry`); written sorted
         by id.
+    data_root : str, optional
+        The corpus folder: ``wav`` paths under it are written as
+        ``{data_root}/...`` (see the module's description).
 
     Example
     -------
@@ -64,19 +112,27 @@ def write_manifest(path, entries):
     >>> read_manifest(path)["u1"]["emo"]
     'sad'
     """
+    if data_root is not None:
+        entries = {
+            utt_id: {**entry, "wav": with_placeholder(entry["wav"], data_root)}
+            for utt_id, entry in entries.items()
+        }
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as stream:
         json.dump(dict(sorted(entries.items())), stream, indent=2, ensure_ascii=False)
         stream.write("\n")
 
 
-def read_manifest(path):
+def read_manifest(path, data_root=None):
     """Reads a manifest.
 
     Arguments
     ---------
     path : str
         A JSON manifest.
+    data_root : str, optional
+        Replaces the ``{data_root}`` placeholder in ``wav`` paths (an error
+        if a path holds it and none is given).
 
     Returns
     -------
@@ -92,4 +148,8 @@ def read_manifest(path):
     {}
     """
     with open(path, encoding="utf-8") as stream:
-        return json.load(stream)
+        entries = json.load(stream)
+    for entry in entries.values():
+        if isinstance(entry, dict) and DATA_ROOT in str(entry.get("wav", "")):
+            entry["wav"] = resolve_placeholder(entry["wav"], data_root)
+    return entries

@@ -28,6 +28,11 @@ from collections import Counter
 from speechbrain_ptssnn.dataprep.audio import audio_duration
 from speechbrain_ptssnn.dataprep.corpora import get_corpus
 from speechbrain_ptssnn.dataprep.corpus import EMOTIONS
+from speechbrain_ptssnn.dataprep.emobox import (
+    partition_emotions,
+    partition_folds,
+    partitions_identity,
+)
 from speechbrain_ptssnn.dataprep.folds import (
     DEFAULT_SEED,
     DEFAULT_STRATIFIED_FOLDS,
@@ -201,6 +206,8 @@ def prepare_corpus(
     seed=DEFAULT_SEED,
     emotions=None,
     skip_prep=False,
+    partitions=None,
+    data_root_placeholder=False,
 ):
     """Writes the train/valid/test manifests of every fold of a corpus.
 
@@ -230,6 +237,15 @@ def prepare_corpus(
         every emotion the corpus has.
     skip_prep : bool
         If True, do nothing and return the existing fold folders.
+    partitions : str, optional
+        An EmoBox corpus folder (``EmoBox/data/<corpus>``): its folds
+        replace ``protocol`` and ``n_folds`` (see
+        :mod:`speechbrain_ptssnn.dataprep.emobox`); ``emotions`` defaults to
+        its label map's classes.
+    data_root_placeholder : bool
+        If True, the manifests' paths are written as ``{data_root}/...``
+        (SpeechBrain's placeholder for ``data_folder``), so the prepared folder
+        stays valid when the corpus moves.
 
     Returns
     -------
@@ -264,6 +280,8 @@ def prepare_corpus(
     corpus = get_corpus(corpus) if isinstance(corpus, str) else corpus
     data_folder = os.path.abspath(os.fspath(data_folder))
     output_folder = os.path.abspath(os.fspath(output_folder))
+    if partitions is not None and emotions is None:
+        emotions = partition_emotions(partitions)
     emotions = select_emotions(corpus, emotions)
     protocol = corpus.protocol if protocol is None else protocol
     options = {
@@ -276,6 +294,13 @@ def prepare_corpus(
         "emotions": emotions,
         "splitter": FOLD_SPLITTER,
     }
+    # recorded only when given, so that folders prepared before stay prepared
+    if partitions is not None:
+        identity = partitions_identity(partitions)
+        options.update(protocol="emobox", n_folds=identity["folds"], partitions=identity)
+    if data_root_placeholder:  # the folds follow data_folder: a moved corpus keeps them
+        options["data_root_placeholder"] = True
+        del options["data_folder"]
     if skip_prep:
         return fold_folders(output_folder)
     if _is_prepared(output_folder, options):
@@ -286,15 +311,21 @@ def prepare_corpus(
     by_id = {utterance.utt_id: utterance for utterance in utterances}
     durations = {utt_id: audio_duration(u.wav) for utt_id, u in by_id.items()}
     speakers = {utt_id: u.spk for utt_id, u in by_id.items()}
-    folds = make_folds(
-        {utt_id: u.emo for utt_id, u in by_id.items()},
-        speakers,
-        protocol,
-        _resolve_n_folds(corpus, protocol, n_folds, speakers.values()),
-        valid_ratio,
-        seed,
-        corpus.speaker_group,
-    )
+    record = {"options": options}
+    if partitions is not None:
+        folds, report = partition_folds(partitions, by_id, valid_ratio, seed)
+        record["emobox"] = {"speaker_independent": report["speaker_independent"],
+                            "missing": len(report["missing"])}
+    else:
+        folds = make_folds(
+            {utt_id: u.emo for utt_id, u in by_id.items()},
+            speakers,
+            protocol,
+            _resolve_n_folds(corpus, protocol, n_folds, speakers.values()),
+            valid_ratio,
+            seed,
+            corpus.speaker_group,
+        )
     _clear(output_folder)
     for k, fold in enumerate(folds, start=1):
         for split in SPLITS:
@@ -303,17 +334,18 @@ def prepare_corpus(
                 for utt_id in fold[split]
             }
             write_manifest(
-                os.path.join(output_folder, f"fold_{k}", f"{split}.json"), entries
+                os.path.join(output_folder, f"fold_{k}", f"{split}.json"), entries,
+                data_root=data_folder if data_root_placeholder else None,
             )
     with open(
         os.path.join(output_folder, OPTIONS_FILE), "w", encoding="utf-8"
     ) as stream:
-        json.dump({"options": options, "folds": len(folds)}, stream, indent=2)
+        json.dump({**record, "folds": len(folds), "data_folder": data_folder}, stream, indent=2)
     logger.info(
         "%s: wrote %d folds (%s) to %s",
         corpus.name,
         len(folds),
-        protocol,
+        options["protocol"],
         output_folder,
     )
     return fold_folders(output_folder)
@@ -332,10 +364,12 @@ def _corpus_preparer(name):
         seed=DEFAULT_SEED,
         emotions=None,
         skip_prep=False,
+        partitions=None,
+        data_root_placeholder=False,
     ):
         return prepare_corpus(
             name, data_folder, output_folder, protocol, n_folds, valid_ratio, seed, emotions,
-            skip_prep,
+            skip_prep, partitions, data_root_placeholder,
         )
 
     folds = "leaving one speaker group out" if corpus.protocol == "loso" else "stratified"

@@ -12,6 +12,7 @@ import string
 
 from speechbrain_ptssnn.export.hub_files import MODEL_CARD_TEMPLATE, template_text
 from speechbrain_ptssnn.export.hub_hparams import is_local
+from speechbrain_ptssnn.upstreams.leakage import leakage_sentence, upstream_leakage
 
 #: corpus -> (its name and reference, what we know of its licence)
 CORPORA = {
@@ -120,7 +121,33 @@ def _results_fields(info):
         "recall": ", ".join(f"{label} {pct(value)}" for label, value in recall.items()),
         "all_folds": _all_folds(info["summary"]),
         "selection": _selection(info),
+        "leakage": _leakage(info),
     }
+
+
+def leakage_of(info):
+    """The leakage warning of an export: the run's own, or that of the exported upstream.
+
+    Example
+    -------
+    >>> leakage_of({"upstream": "emotion2vec", "upstream_source": "iic/emotion2vec_plus_base",
+    ...             "corpus": "emodb", "summary": None})["corpora"]
+    ['emodb']
+    >>> leakage_of({"upstream": "emotion2vec", "upstream_source": "iic/emotion2vec_base",
+    ...             "corpus": "emodb", "summary": {}}) is None
+    True
+    """
+    recorded = (info.get("summary") or {}).get("leakage")
+    return recorded or upstream_leakage(info["upstream"], info["upstream_source"],
+                                        [info["corpus"]])
+
+
+def _leakage(info):
+    leakage = leakage_of(info)
+    if not leakage:
+        return ""
+    return (f"\n\n**Warning: {leakage['warning']}.** {leakage_sentence(leakage)}, so these "
+            "test figures may be optimistic.")
 
 
 def _all_folds(summary):

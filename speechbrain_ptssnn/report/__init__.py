@@ -3,7 +3,7 @@
 From the command line::
 
     python -m speechbrain_ptssnn.report RUN [--fold K]       # fold_<k>/efficiency.{json,md} + PNGs
-    python -m speechbrain_ptssnn.report compare RUN [RUN ...] [--output FILE]
+    python -m speechbrain_ptssnn.report compare RUN [RUN ...] [--output FILE] [--paired]
 
 From Python (e.g. at the end of a recipe)::
 
@@ -21,7 +21,12 @@ input current, through forward hooks), :mod:`~speechbrain_ptssnn.report.energy`
 markdown) and :mod:`~speechbrain_ptssnn.report.compare` (the table).
 """
 
-from speechbrain_ptssnn.report.compare import comparison_table, run_summary
+from speechbrain_ptssnn.report.compare import (
+    comparison_table,
+    paired_comparison,
+    paired_table,
+    run_summary,
+)
 from speechbrain_ptssnn.report.efficiency import efficiency_report, fold_efficiency
 from speechbrain_ptssnn.report.energy import (
     E_AC_PJ,
@@ -40,6 +45,8 @@ __all__ = [
     "fold_efficiency",
     "efficiency_markdown",
     "comparison_table",
+    "paired_comparison",
+    "paired_table",
     "run_summary",
     "OperationCounter",
     "SpikeMonitor",

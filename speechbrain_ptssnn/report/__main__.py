@@ -4,14 +4,17 @@
 
     python -m speechbrain_ptssnn.report RUN [--fold K] [--device cpu] [--no-plots]
                                         [--check-utterances N] [--KEY=VALUE ...]
-    python -m speechbrain_ptssnn.report compare RUN [RUN ...] [--output FILE]
+    python -m speechbrain_ptssnn.report compare RUN [RUN ...] [--output FILE] [--paired]
 
 The first form measures every finished fold of the experiment folder ``RUN``
 (or fold ``K``) on its test set and writes ``fold_<k>/efficiency.json``,
 ``efficiency.md``, ``firing_rates.png`` and ``classifier_current.png``; any
 other ``--KEY=VALUE`` overrides that hparams key when the model is rebuilt
 (e.g. ``--data_folder=/moved/emodb``). The second prints one markdown table
-over several runs (WA, UA, F1 mean ± std, parameters, energy per sample).
+over several runs (WA, UA, F1 mean ± std, parameters, energy per sample);
+with ``--paired``, then the paired test of every run against the first on
+their shared folds (fold-wise differences, sign test, paired bootstrap; runs
+whose folds differ are not paired, with a warning).
 """
 
 import argparse
@@ -24,6 +27,7 @@ import yaml
 from speechbrain_ptssnn.atomic import write_text
 from speechbrain_ptssnn.report.compare import (
     comparison_table,
+    paired_table,
     pareto_points,
     run_summary,
 )
@@ -193,8 +197,15 @@ def compare_main(argv):
     parser.add_argument("--plot", default=None, metavar="PNG",
                         help="also draw WA against energy per utterance (runs with an "
                         "efficiency report), the Pareto front marked")
+    parser.add_argument("--paired", action="store_true",
+                        help="also the paired test of every run against the first, on the "
+                        "same folds (fold-wise differences, sign test, paired bootstrap)")
     args = parser.parse_args(argv)
+    if args.paired and len(args.runs) < 2:
+        parser.error("--paired compares runs with the first: give two runs or more")
     table = comparison_table(args.runs)
+    if args.paired:
+        table += "\n" + paired_table(args.runs)
     print(table, end="")
     if args.output:
         write_text(args.output, table)

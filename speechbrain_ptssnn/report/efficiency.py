@@ -279,7 +279,7 @@ def fold_efficiency(
     """
     fold_run = rebuild_fold(output_folder, fold, overrides=overrides, device=device)
     model, hparams, folder = fold_run["model"], fold_run["hparams"], fold_run["folder"]
-    test = read_test_set(folder)
+    test = read_test_set(folder, hparams.get("data_folder"))
     recorded = read_predictions(folder)
     source = make_feature_source(hparams, device=device)
     utterances = (

@@ -89,13 +89,15 @@ def read_predictions(folder):
         return {row["id"]: row["predicted"] for row in csv.DictReader(stream)}
 
 
-def read_test_set(folder):
+def read_test_set(folder, data_root=None):
     """The fold's test manifest, ``id → entry`` (``wav``, ``duration``, ``emo``, ...).
 
     Arguments
     ---------
     folder : str
         A fold folder.
+    data_root : str, optional
+        The corpus folder, for manifests written with ``{data_root}`` paths.
 
     Returns
     -------
@@ -117,7 +119,7 @@ def read_test_set(folder):
     path = os.path.join(folder, "test.json")
     if not os.path.exists(path):
         raise FileNotFoundError(f"fold folder {folder} has no test.json")
-    test = read_manifest(path)
+    test = read_manifest(path, data_root)
     if not test:
         raise ValueError(f"{path} lists no utterance")
     return test
