@@ -12,7 +12,8 @@ SpeechBrain reads it with ``DynamicItemDataset.from_json``.
 """
 
 import json
-import os
+
+from speechbrain_ptssnn.atomic import write_text
 
 
 def manifest_entry(utterance, duration):
@@ -45,7 +46,7 @@ def manifest_entry(utterance, duration):
 
 
 def write_manifest(path, entries):
-    """Writes a manifest, creating its folder.
+    """Writes a manifest atomically, creating its folder.
 
     Arguments
     ---------
@@ -64,10 +65,8 @@ def write_manifest(path, entries):
     >>> read_manifest(path)["u1"]["emo"]
     'sad'
     """
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as stream:
-        json.dump(dict(sorted(entries.items())), stream, indent=2, ensure_ascii=False)
-        stream.write("\n")
+    text = json.dumps(dict(sorted(entries.items())), indent=2, ensure_ascii=False)
+    write_text(path, text + "\n")
 
 
 def read_manifest(path):
