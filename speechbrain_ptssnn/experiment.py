@@ -29,8 +29,8 @@ import logging
 import math
 import numbers
 import os
+import re
 
-import ruamel.yaml
 import torch
 import yaml
 from hyperpyyaml import load_hyperpyyaml, resolve_references
@@ -108,11 +108,23 @@ def default_distributed_backend(run_opts):
     return run_opts
 
 
+class _OverridesLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading ``1e-3`` as a float (YAML 1.1 reads a string)."""
+
+
+_OverridesLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def parse_overrides(overrides):
     """Command-line overrides as a dict (``sb.parse_arguments`` gives YAML text).
 
-    The text is read as HyperPyYAML reads it (YAML 1.2, ruamel), so
-    ``--lr=1e-3`` is a number.
+    A number written with an exponent and no dot is a number, as in YAML 1.2
+    (HyperPyYAML's): ``--lr=1e-3`` is 0.001. A key given twice keeps its last
+    value, as on any command line.
 
     Example
     -------
@@ -121,7 +133,7 @@ def parse_overrides(overrides):
     """
     if isinstance(overrides, dict):
         return dict(overrides)
-    return ruamel.yaml.YAML(typ="safe", pure=True).load(overrides or "") or {}
+    return yaml.load(overrides or "", Loader=_OverridesLoader) or {}
 
 
 def _is_int(value):

@@ -138,12 +138,18 @@ def test_export_writes_a_hub_ready_folder(trained):
 
 def test_export_picks_folds_and_refuses_bad_requests(trained, tmp_path, capsys):
     run = trained["run"]
+    # emotion2vec_base gives 768-dim features; the adapter was trained on 64-dim ones
+    with pytest.raises(ValueError, match="gives 768-dim features but the adapter was trained on "
+                                         "64-dim ones"):
+        export_module.export_run(run, tmp_path / "base", upstream_source="iic/emotion2vec_base")
+    assert not (tmp_path / "base").exists()
     info = export_module.export_run(run, tmp_path / "fold2", fold=2, repo_id="user/ptssnn-emodb",
-                                    upstream_source="iic/emotion2vec_base")
+                                    upstream_source="user/emotion2vec_tiny")
     assert info["fold"] == 2 and info["labels"] == LABELS
+    assert any("feature size of `user/emotion2vec_tiny` is unknown" in w for w in info["warnings"])
     text = (tmp_path / "fold2" / "hyperparams.yaml").read_text()
     assert 'pretrained_path: "user/ptssnn-emodb"' in text
-    assert 'upstream_source: "iic/emotion2vec_base"' in text
+    assert 'upstream_source: "user/emotion2vec_tiny"' in text
     assert "upstream_weights" not in text  # another upstream than the one trained with
     card = (tmp_path / "fold2" / "README.md").read_text()
     assert "huggingface-cli upload user/ptssnn-emodb" in card and "FunASR" in card
