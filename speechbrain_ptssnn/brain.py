@@ -52,9 +52,12 @@ def weights_only_recovery(obj, path, end_of_epoch):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        detail = next((line for line in lines if "Unsupported" in line or "GLOBAL" in line),
+                      lines[0] if lines else type(error).__name__)
         raise ValueError(
             f"{path}: not a plain checkpoint state, refusing to unpickle it "
-            f"(weights_only=True): {error}"
+            f"(weights_only=True): {detail}"
         ) from error
     state = hook_on_loading_state_dict_checkpoint(state)
     try:

@@ -393,11 +393,10 @@ class Experiment:
             if aside is not None:
                 logger.warning("--overwrite=True: moved the old content of %s to %s", folder, aside)
         else:
-            problems = self._mismatches()
-            if problems:
+            problem = self._mismatch()
+            if problem:
                 raise RunMismatchError(
-                    f"refusing to run in {folder}: it holds results made with other "
-                    f"options ({'; '.join(problems)}). Nothing in it was changed. Pass "
+                    f"refusing to run in {folder}: {problem}. Nothing in it was changed. Pass "
                     "another --output_folder to keep them, or --overwrite=True to move them "
                     f"aside (to {folder}/{PREVIOUS_PREFIX}<date>-<time>/) and start afresh."
                 )
@@ -409,17 +408,17 @@ class Experiment:
         cache = self.options.get("cache_folder") or self.options.get("feature_cache_folder")
         return [os.path.abspath(cache)] if isinstance(cache, str) else []
 
-    def _mismatches(self):
-        """What differs between this run and the results in its folder (none: nothing)."""
+    def _mismatch(self):
+        """How the results in the run folder differ from this run's (None: they do not)."""
         folder = self.output_folder
         results = run_results(folder)
         if not results:
-            return []
+            return None
         recorded = read_fingerprint(folder)
         if recorded is None:
             shown = ", ".join(results[:2]) + (", ..." if len(results) > 2 else "")
-            return [f"{len(results)} results ({shown}) but no {FINGERPRINT_FILE} saying what "
-                    "produced them"]
+            return (f"it holds {len(results)} results ({shown}) but no {FINGERPRINT_FILE} "
+                    "saying what produced them (a folder of an older version?)")
         problems = fingerprint_differences(recorded, self.fingerprint)
         for fold in fold_folders(folder):
             name = os.path.basename(fold)
@@ -431,7 +430,9 @@ class Experiment:
             elif own != recorded and own != self.fingerprint:
                 problems += [f"{name}: {difference}"
                              for difference in fingerprint_differences(own, self.fingerprint)]
-        return problems
+        if problems:
+            return f"it holds results made with other options ({'; '.join(problems)})"
+        return None
 
     def prepare_kwargs(self):
         """Keyword arguments of the corpus's ``prepare_<corpus>`` function."""

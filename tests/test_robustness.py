@@ -160,6 +160,21 @@ def test_a_rerun_with_the_same_model_skips_its_folds_wherever_the_corpus_is(
     assert str(moved) in (folder / "fold_1" / "test.json").read_text()  # manifests follow it
 
 
+def test_results_without_a_fingerprint_are_not_taken_for_this_runs(finished, emodb, tmp_path):
+    from speechbrain_ptssnn.experiment import Experiment
+    from speechbrain_ptssnn.runs import RunMismatchError
+
+    folder = copy_of(finished, tmp_path)
+    (folder / FINGERPRINT_FILE).unlink()  # as a folder written before fingerprints
+    before = snapshot(folder)
+    command = recipe_command("emodb", emodb, folder, "--number_of_epochs=1")
+    overrides = dict(arg[2:].split("=", 1) for arg in command[3:])
+    overrides = "\n".join(f"{key}: {value}" for key, value in overrides.items())
+    with pytest.raises(RunMismatchError, match=f"no {FINGERPRINT_FILE} saying what produced them"):
+        Experiment("emodb", command[2], overrides, {"device": "cpu"})
+    assert snapshot(folder) == before
+
+
 def test_overwrite_moves_the_old_results_aside(finished, emodb, tmp_path):
     folder = copy_of(finished, tmp_path)
     before = results_of(folder)
