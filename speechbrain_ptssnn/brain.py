@@ -5,12 +5,66 @@ import os
 
 import speechbrain as sb
 import torch
+from speechbrain.utils.checkpoints import hook_on_loading_state_dict_checkpoint
 from speechbrain.utils.distributed import if_main_process
 
-from speechbrain_ptssnn.atomic import write_json
+from speechbrain_ptssnn.atomic import atomic_path, write_json
 from speechbrain_ptssnn.losses import distillation_loss
 from speechbrain_ptssnn.metrics import classification_metrics, confusion_matrix
 from speechbrain_ptssnn.runs import METRICS_FILE, PREDICTIONS
+
+#: checkpointed objects whose state is a torch pickle (SpeechBrain's ``torch_recovery``)
+TORCH_STATE_TYPES = (
+    torch.nn.Module,
+    torch.optim.Optimizer,
+    torch.optim.lr_scheduler.LRScheduler,
+    torch.optim.lr_scheduler.ReduceLROnPlateau,
+    torch.amp.GradScaler,
+)
+
+
+class NonFiniteError(FloatingPointError):
+    """A loss or gradient that is NaN or infinite: training stops before it is used."""
+
+
+def weights_only_recovery(obj, path, end_of_epoch):
+    """Loads a checkpointed state with ``torch.load(weights_only=True)``, strictly.
+
+    The Checkpointer's load hook for the adapter, optimiser, scheduler (and
+    gradient scaler): as SpeechBrain's ``torch_recovery``, except that the
+    file is unpickled with ``weights_only=True`` explicitly, so no code in a
+    checkpoint file runs, whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says.
+
+    Arguments
+    ---------
+    obj : object
+        Has ``load_state_dict``.
+    path : str or pathlib.Path
+        The checkpoint file.
+    end_of_epoch : bool
+        Unused (as in ``torch_recovery``).
+
+    Raises
+    ------
+    ValueError
+        If the file is not a plain state (it names the file).
+    """
+    del end_of_epoch
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        detail = next((line for line in lines if "Unsupported" in line or "GLOBAL" in line),
+                      lines[0] if lines else type(error).__name__)
+        raise ValueError(
+            f"{path}: not a plain checkpoint state, refusing to unpickle it "
+            f"(weights_only=True): {detail}"
+        ) from error
+    state = hook_on_loading_state_dict_checkpoint(state)
+    try:
+        obj.load_state_dict(state, strict=True)
+    except TypeError:
+        obj.load_state_dict(state)
 
 
 class PTSSNNBrain(sb.Brain):
@@ -33,6 +87,11 @@ class PTSSNNBrain(sb.Brain):
     (WA, UA, F1, per-class recall, confusion matrix, loss) and
     ``test_predictions`` (one row per utterance).
 
+    A NaN or infinite loss (any stage) or gradient stops the run at once with
+    :class:`NonFiniteError`, naming the batch's utterances: nothing is
+    learnt, checkpointed or reported from it. Checkpoints (resume and
+    ``--test_only``) are read with :func:`weights_only_recovery`.
+
     Arguments
     ---------
     See ``speechbrain.Brain``; ``hparams`` must hold ``compute_cost``,
@@ -42,6 +101,19 @@ class PTSSNNBrain(sb.Brain):
     ``tensorboard_logger`` (a ``speechbrain.utils.train_logger.TensorboardLogger``),
     ``initial_state``, ``feature_augmentations`` and ``mixup_alpha``.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._batch_ids = []
+        self._load_weights_only()
+
+    def _load_weights_only(self):
+        """Gives every torch-state recoverable the ``weights_only=True`` load hook."""
+        if self.checkpointer is None:
+            return
+        for name, obj in self.checkpointer.recoverables.items():
+            if isinstance(obj, TORCH_STATE_TYPES):
+                self.checkpointer.custom_load_hooks[name] = weights_only_recovery
 
     @property
     def labels(self):
@@ -112,6 +184,33 @@ class PTSSNNBrain(sb.Brain):
         self.lr_scheduler = self.hparams.lr_scheduler_class(self.optimizer)
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("lr_scheduler", self.lr_scheduler)
+        self._load_weights_only()
+
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        """Loads the best checkpoint (``weights_only=True``) before testing."""
+        self._load_weights_only()
+        super().on_evaluate_start(max_key=max_key, min_key=min_key)
+
+    def on_fit_batch_start(self, batch, should_step):
+        """Remembers the batch's utterances, for a non-finite gradient's message."""
+        self._batch_ids = list(batch.id)
+
+    def optimizers_step(self):
+        """Stops at a non-finite gradient, before the optimiser uses it."""
+        if not self.scaler.is_enabled():  # a scaler skips such steps by itself
+            grads = [(name, param.grad) for name, param in self.modules.named_parameters()
+                     if param.grad is not None]
+            finite = [torch.isfinite(grad).all() for _, grad in grads]
+            if finite and not bool(torch.stack(finite).all()):
+                bad = [name for (name, _), ok in zip(grads, finite) if not bool(ok)]
+                raise NonFiniteError(
+                    f"non-finite gradient of {', '.join(bad[:5])}"
+                    f"{' and more' if len(bad) > 5 else ''} at epoch "
+                    f"{self.hparams.epoch_counter.current}, batch of utterances "
+                    f"{', '.join(map(str, self._batch_ids))}: training stopped before the "
+                    "optimiser step (no checkpoint holds it)"
+                )
+        super().optimizers_step()
 
     def compute_forward(self, batch, stage):
         """Runs the adapter on a batch of features; returns logits.
@@ -156,6 +255,14 @@ class PTSSNNBrain(sb.Brain):
                 predictions, self.teacher_logits, self.hparams.distill_temperature
             )
             loss = (1.0 - weight) * loss + weight * distilled
+        if not bool(torch.isfinite(loss).all()):
+            stage_name = str(stage).split(".")[-1].lower()
+            raise NonFiniteError(
+                f"the {stage_name} loss is {loss.detach().float().cpu().tolist()} at epoch "
+                f"{self.hparams.epoch_counter.current} on the batch of utterances "
+                f"{', '.join(map(str, batch.id))}: stopping before it is used (check those "
+                "utterances' features; no checkpoint or result is written from it)"
+            )
         if stage != sb.Stage.TRAIN:
             probabilities = torch.softmax(predictions.detach().float(), dim=-1).cpu()
             self.collected["ids"].extend(batch.id)
@@ -236,7 +343,8 @@ class PTSSNNBrain(sb.Brain):
         fold_folder = folder or self.hparams.fold_folder
         os.makedirs(fold_folder, exist_ok=True)
         labels = self.labels
-        with open(os.path.join(fold_folder, PREDICTIONS), "w", newline="") as stream:
+        path = os.path.join(fold_folder, PREDICTIONS)
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as stream:
             writer = csv.writer(stream)
             writer.writerow(["id", "true", "predicted", *[f"p_{label}" for label in labels]])
             for row in self.test_predictions:

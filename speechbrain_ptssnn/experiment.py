@@ -10,20 +10,33 @@ summary at the end. It builds nothing before preparation (the options are
 read without instantiating the hparams), so a bad option stops the run before
 any file is written.
 
-A fold whose ``metrics.json`` exists is finished and skipped on a rerun; an
-unfinished one resumes from its last checkpoint (SpeechBrain's
-``Checkpointer``). The run layout is described in :mod:`speechbrain_ptssnn.runs`.
+A run folder records what produced it (``run_fingerprint.json``, see
+:meth:`Experiment.fingerprint_of`): the fold options, the corpus's content and
+the hparams that shape the model or its training. Creating an
+:class:`Experiment` checks the folder first: a rerun whose fingerprint differs
+from the one of the results already there is refused before anything is
+written (:class:`~speechbrain_ptssnn.runs.RunMismatchError`, naming the keys
+that differ), unless ``--overwrite=True``, which moves the old content aside
+to ``previous-<date>-<time>/``. A fold whose ``metrics.json`` exists (and whose
+fingerprint matches) is finished and skipped on a rerun; an unfinished one
+resumes from its last checkpoint (SpeechBrain's ``Checkpointer``). The run
+layout is described in :mod:`speechbrain_ptssnn.runs`.
 """
 
 import dataclasses
+import json
 import logging
+import math
+import numbers
 import os
+import re
 
 import torch
 import yaml
 from hyperpyyaml import load_hyperpyyaml, resolve_references
-from speechbrain.utils.distributed import if_main_process, run_on_main
+from speechbrain.utils.distributed import get_rank, if_main_process, run_on_main
 
+from speechbrain_ptssnn.atomic import write_json, write_text
 from speechbrain_ptssnn.dataio import SORTINGS, manifest_dataset
 from speechbrain_ptssnn.dataprep.cross_corpus import (
     parse_test_corpora,
@@ -33,26 +46,47 @@ from speechbrain_ptssnn.dataprep.cross_corpus import (
 from speechbrain_ptssnn.dataprep.emobox import partition_emotions
 from speechbrain_ptssnn.dataprep.folds import PROTOCOLS
 from speechbrain_ptssnn.dataprep.manifest import read_manifest
-from speechbrain_ptssnn.dataprep.prepare import select_emotions
+from speechbrain_ptssnn.dataprep.prepare import preparation_fingerprint, select_emotions
 from speechbrain_ptssnn.features import make_feature_source
 from speechbrain_ptssnn.runs import (
     BEST_METRICS,
     CROSS_CORPUS,
+    FINGERPRINT_FILE,
     HPARAMS_FILE,
     LABEL_ENCODER,
     OPTIONS_FILE,
+    PREVIOUS_PREFIX,
     SPLITS,
     cross_corpus_folder,
     cross_corpus_target_folder,
+    RunMismatchError,
+    fingerprint_differences,
     fold_folder,
     fold_folders,
     is_finished,
+    move_aside,
+    read_fingerprint,
     read_json,
+    run_results,
 )
 from speechbrain_ptssnn.summary import write_summary
 from speechbrain_ptssnn.upstreams.leakage import leakage_sentence, upstream_leakage
 
 logger = logging.getLogger(__name__)
+
+#: version of the run fingerprint's layout
+FINGERPRINT_FORMAT = 1
+
+#: hparams that manage a run rather than shape its model or training: left out
+#: of the fingerprint (``--fold``: benchmarks run fold by fold into one folder;
+#: ``data_folder``: the corpus's content is fingerprinted instead, so it may move)
+RUN_MANAGEMENT_KEYS = (
+    "fold", "overwrite", "data_folder", "output_folder", "experiment_name", "fold_folder",
+    "save_folder", "train_log", "feature_cache_folder", "cache_folder", "num_workers",
+    "use_tensorboard", "efficiency_report",
+)
+#: the fold options: fingerprinted as the preparation resolves them (``fold_options``)
+FOLD_OPTION_KEYS = ("corpus", "protocol", "n_folds", "valid_ratio", "fold_seed", "emotions")
 
 
 
@@ -85,17 +119,41 @@ def default_distributed_backend(run_opts):
     return run_opts
 
 
+class _OverridesLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading ``1e-3`` as a float (YAML 1.1 reads a string)."""
+
+
+_OverridesLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def parse_overrides(overrides):
     """Command-line overrides as a dict (``sb.parse_arguments`` gives YAML text).
 
+    A number written with an exponent and no dot is a number, as in YAML 1.2
+    (HyperPyYAML's): ``--lr=1e-3`` is 0.001. A key given twice keeps its last
+    value, as on any command line.
+
     Example
     -------
-    >>> parse_overrides("data_folder: /data\\nfold: 2\\n")
-    {'data_folder': '/data', 'fold': 2}
+    >>> parse_overrides("data_folder: /data\\nfold: 2\\nlr: 1e-3\\n")
+    {'data_folder': '/data', 'fold': 2, 'lr': 0.001}
     """
     if isinstance(overrides, dict):
         return dict(overrides)
-    return yaml.safe_load(overrides or "") or {}
+    return yaml.load(overrides or "", Loader=_OverridesLoader) or {}
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 class Built:
@@ -144,6 +202,82 @@ def plain_hparams(hparams_file, overrides):
     return yaml.load(resolved, Loader=_PlainLoader) or {}
 
 
+class _RawLoader(yaml.SafeLoader):
+    """Reads a HyperPyYAML file as written: tags kept, references unresolved."""
+
+
+def _raw_tagged(loader, suffix, node):
+    tag = "!" + suffix
+    if isinstance(node, yaml.MappingNode):
+        return {tag: loader.construct_mapping(node, deep=True)}
+    if isinstance(node, yaml.SequenceNode):
+        return {tag: loader.construct_sequence(node, deep=True)}
+    return f"{tag} {loader.construct_scalar(node)}".rstrip()
+
+
+_RawLoader.add_multi_constructor("!", _raw_tagged)
+
+
+def _override(node, value):
+    """``value`` over ``node``, mappings merged key by key (as HyperPyYAML does)."""
+    if isinstance(node, dict) and isinstance(value, dict) and not _is_tagged(node):
+        merged = dict(node)
+        for key, item in value.items():
+            merged[key] = _override(merged.get(key), item)
+        return merged
+    return value
+
+
+def _is_tagged(node):
+    return isinstance(node, dict) and len(node) == 1 and str(next(iter(node))).startswith("!")
+
+
+def hparams_fingerprint(hparams_file, overrides, excluded=RUN_MANAGEMENT_KEYS + FOLD_OPTION_KEYS):
+    """The hparams of a run as written, overrides applied, for the run fingerprint.
+
+    Every top-level key but ``excluded`` is kept with its definition as the
+    file writes it (tags kept, ``!ref`` unresolved) or as overridden. Since a
+    reference points to another key, which is fingerprinted on its own, any
+    change that reaches the model or the training changes the fingerprint,
+    while a change of an excluded key (an output path, ``num_workers``)
+    reaches no other key's definition and changes nothing.
+
+    Arguments
+    ---------
+    hparams_file : str
+        A HyperPyYAML file.
+    overrides : dict
+        Values replacing the file's.
+    excluded : tuple of str
+        Keys left out.
+
+    Returns
+    -------
+    dict
+        Key → JSON-ready definition.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "h.yaml")
+    >>> _ = open(path, "w").write("lr: 0.1\\nfold: null\\nopt: !name:torch.optim.SGD\\n  lr: !ref <lr>\\n")
+    >>> hparams_fingerprint(path, {"lr": 0.5, "fold": 2})
+    {'lr': 0.5, 'opt': {'!name:torch.optim.SGD': {'lr': '!ref <lr>'}}}
+    """
+    with open(hparams_file, encoding="utf-8") as stream:
+        raw = yaml.load(stream, Loader=_RawLoader) or {}
+    for key, value in overrides.items():
+        raw[key] = _override(raw.get(key), value)
+    kept = {str(key): value for key, value in raw.items() if key not in excluded}
+    return json.loads(json.dumps(kept, sort_keys=True, default=str))
+
+
+def _is_main_process():
+    """Whether this is the main process, also before ``ddp_init_group``."""
+    rank = get_rank()
+    return rank is None or rank == 0
+
+
 class Experiment:
     """One recipe run: its options, folds, feature source and summary.
 
@@ -164,7 +298,14 @@ class Experiment:
     ------
     ValueError
         Before anything is built or written, for a missing ``data_folder``,
-        an unknown option value or a fold index out of range.
+        an unknown or out-of-range option value (``batch_size`` < 1,
+        ``lr`` <= 0, ``number_of_epochs`` < 1 without ``--test_only``) or a
+        fold index out of range.
+    RunMismatchError
+        Before anything is written, if ``output_folder`` holds results made
+        with another fingerprint (or with none recorded); the message names
+        the keys that differ and the two ways on (another ``--output_folder``,
+        or ``--overwrite=True``).
     """
 
     def __init__(self, corpus, hparams_file, overrides, run_opts):
@@ -180,9 +321,9 @@ class Experiment:
         self.overrides.setdefault("corpus", self.corpus)
         self._set_n_classes()
         self.options = plain_hparams(hparams_file, self.overrides)
+        self.test_only = bool(self.run_opts.get("test_only"))
         self._check_options()
         self.output_folder = self.options["output_folder"]
-        self.test_only = bool(self.run_opts.get("test_only"))
         self._feature_source = None
         self._cross_corpus = None
         self.leakage = upstream_leakage(
@@ -191,6 +332,10 @@ class Experiment:
         )
         if self.leakage:
             logger.warning("%s", leakage_sentence(self.leakage))
+        self.fingerprint = None
+        if _is_main_process():  # the other ranks wait for it in run_on_main(prepare_...)
+            self.fingerprint = self.fingerprint_of()
+            self._claim_output_folder()
 
     def _set_n_classes(self):
         """``n_classes`` follows the classes the preparation will keep."""
@@ -221,9 +366,28 @@ class Experiment:
         if fold == CROSS_CORPUS and not self.targets:
             raise ValueError(f"--fold={CROSS_CORPUS} runs the cross-corpus stage only: give "
                              "--test_corpora=name:/path/to/corpus[,...] too")
-        if fold is not None and fold != CROSS_CORPUS and (not isinstance(fold, int) or fold < 1):
+        if fold is not None and fold != CROSS_CORPUS and (not _is_int(fold) or fold < 1):
             raise ValueError(f"--fold must be a fold number from 1 (or {CROSS_CORPUS}), "
                              f"got {fold!r}")
+        batch_size = options.get("batch_size")
+        if not _is_int(batch_size) or batch_size < 1:
+            raise ValueError(f"--batch_size must be a whole number >= 1, got {batch_size!r}")
+        lr = options.get("lr")
+        if not _is_number(lr) or not lr > 0:
+            raise ValueError(f"--lr must be a number > 0, got {lr!r}")
+        epochs = options.get("number_of_epochs")
+        if not _is_int(epochs) or epochs < 0 or (epochs == 0 and not self.test_only):
+            raise ValueError(
+                f"--number_of_epochs must be a whole number >= 1, got {epochs!r} (0 would "
+                "test an untrained model; --test_only evaluates the saved checkpoints)"
+            )
+        overwrite = options.get("overwrite", False)
+        if not isinstance(overwrite, bool):
+            raise ValueError(f"--overwrite must be True or False, got {overwrite!r}")
+        if overwrite and self.test_only:
+            raise ValueError(
+                "--overwrite=True with --test_only would move aside the checkpoints to test"
+            )
         self._check_targets()
 
     def _check_targets(self):
@@ -249,6 +413,77 @@ class Experiment:
                 )
         if self.targets:  # fewer than two shared classes: an error now, not after the folds
             _ = self.cross_corpus_labels
+
+    # ------------------------------------------------------------ fingerprint
+    def fingerprint_of(self):
+        """What produced this run: fold options, corpus content and hparams.
+
+        Returns
+        -------
+        dict
+            ``format``; ``fold_options`` and ``corpus_content``
+            (:func:`~speechbrain_ptssnn.dataprep.prepare.preparation_fingerprint`:
+            relative paths and sizes of the audio files, not the corpus's
+            absolute path); ``hparams`` (:func:`hparams_fingerprint`: every
+            key but :data:`RUN_MANAGEMENT_KEYS` and the fold options).
+        """
+        kwargs = self.prepare_kwargs()
+        del kwargs["output_folder"], kwargs["data_root_placeholder"]
+        preparation = preparation_fingerprint(self.corpus, **kwargs)
+        hparams = hparams_fingerprint(self.hparams_file, self.overrides)
+        return json.loads(json.dumps(
+            {"format": FINGERPRINT_FORMAT, **preparation, "hparams": hparams},
+            sort_keys=True, default=str,
+        ))
+
+    def _claim_output_folder(self):
+        """Refuses a folder holding other results, or moves them aside; records the fingerprint."""
+        folder = self.output_folder
+        if self.options.get("overwrite"):
+            aside = move_aside(folder, keep=self._kept_when_moving())
+            if aside is not None:
+                logger.warning("--overwrite=True: moved the old content of %s to %s", folder, aside)
+        else:
+            problem = self._mismatch()
+            if problem:
+                raise RunMismatchError(
+                    f"refusing to run in {folder}: {problem}. Nothing in it was changed. Pass "
+                    "another --output_folder to keep them, or --overwrite=True to move them "
+                    f"aside (to {folder}/{PREVIOUS_PREFIX}<date>-<time>/) and start afresh."
+                )
+        if read_fingerprint(folder) != self.fingerprint:
+            write_json(os.path.join(folder, FINGERPRINT_FILE), self.fingerprint, sort_keys=True)
+
+    def _kept_when_moving(self):
+        """A feature cache inside the output folder stays (it is keyed by its content)."""
+        cache = self.options.get("cache_folder") or self.options.get("feature_cache_folder")
+        return [os.path.abspath(cache)] if isinstance(cache, str) else []
+
+    def _mismatch(self):
+        """How the results in the run folder differ from this run's (None: they do not)."""
+        folder = self.output_folder
+        results = run_results(folder)
+        if not results:
+            return None
+        recorded = read_fingerprint(folder)
+        if recorded is None:
+            shown = ", ".join(results[:2]) + (", ..." if len(results) > 2 else "")
+            return (f"it holds {len(results)} results ({shown}) but no {FINGERPRINT_FILE} "
+                    "saying what produced them (a folder of an older version?)")
+        problems = fingerprint_differences(recorded, self.fingerprint)
+        for fold in fold_folders(folder):
+            name = os.path.basename(fold)
+            if not any(result.startswith(name + "/") for result in results):
+                continue
+            own = read_fingerprint(fold)
+            if own is None:
+                problems.append(f"{name} has results but no {FINGERPRINT_FILE}")
+            elif own != recorded and own != self.fingerprint:
+                problems += [f"{name}: {difference}"
+                             for difference in fingerprint_differences(own, self.fingerprint)]
+        if problems:
+            return f"it holds results made with other options ({'; '.join(problems)})"
+        return None
 
     def prepare_kwargs(self):
         """Keyword arguments of the corpus's ``prepare_<corpus>`` function."""
@@ -286,9 +521,21 @@ class Experiment:
         return [fold]
 
     def is_finished(self, fold):
-        """Whether fold ``fold`` is done, so a rerun skips it (never with ``--test_only``)."""
-        if self.test_only or not is_finished(fold_folder(self.output_folder, fold)):
+        """Whether fold ``fold`` is done, so a rerun skips it (never with ``--test_only``).
+
+        Only a fold trained with this run's fingerprint is skipped (the
+        folder check of the constructor already refused any other).
+        """
+        folder = fold_folder(self.output_folder, fold)
+        if self.test_only or not is_finished(folder):
             return False
+        if self.fingerprint is not None and read_fingerprint(folder) != self.fingerprint:
+            differences = fingerprint_differences(read_fingerprint(folder), self.fingerprint)
+            raise RunMismatchError(
+                f"fold {fold} of {self.output_folder} was finished with other options "
+                f"({'; '.join(differences) or f'no {FINGERPRINT_FILE}'}): not skipping it "
+                "as if it were this run's"
+            )
         logger.info("fold %d is finished (metrics.json exists): skipping", fold)
         return True
 
@@ -324,10 +571,11 @@ class Experiment:
             with open(self.hparams_file, encoding="utf-8") as stream:
                 resolved = resolve_references(stream, {**self.overrides, **fold_overrides})
             path = os.path.join(hparams["fold_folder"], HPARAMS_FILE)
-            os.makedirs(hparams["fold_folder"], exist_ok=True)
-            with open(path, "w", encoding="utf-8") as stream:
-                stream.write(f"# {os.path.abspath(self.hparams_file)}, {name}\n"
+            write_text(path, f"# {os.path.abspath(self.hparams_file)}, {name}\n"
                              f"{resolved.getvalue()}")
+            if self.fingerprint is not None:
+                write_json(os.path.join(hparams["fold_folder"], FINGERPRINT_FILE),
+                           self.fingerprint, sort_keys=True)
         hparams["tensorboard_logger"] = None
         if hparams.get("use_tensorboard"):
             from speechbrain.utils.train_logger import TensorboardLogger

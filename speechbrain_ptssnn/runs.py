@@ -3,10 +3,13 @@
 A recipe's ``output_folder`` holds::
 
     hyperparams.yaml                        the hparams as given (SpeechBrain's snapshot)
+    run_fingerprint.json                    what produced the folder: fold options, corpus
+                                            content, the hparams that shape model and training
     prepare_options.json                    the data-preparation options
     skipped_files.txt                       corpus files not understood, if any
     fold_<k>/{train,valid,test}.json        the fold's manifests (k from 1)
     fold_<k>/hyperparams.yaml               the hparams that trained the fold, resolved
+    fold_<k>/run_fingerprint.json           the fingerprint the fold was trained with
     fold_<k>/save/CKPT+*/adapter.ckpt       checkpoints (SpeechBrain's Checkpointer)
     fold_<k>/train_log.txt                  per-epoch losses and metrics
     fold_<k>/label_encoder.txt
@@ -18,14 +21,19 @@ A recipe's ``output_folder`` holds::
     cross_corpus/save/, train_log.txt, ...  the cross-corpus model (a fold folder of its own)
     cross_corpus/<target>/test.json         every utterance of the target's shared classes
     cross_corpus/<target>/{metrics.json,predictions.csv}   the target's test results
+    previous-<date>-<time>/                 old results moved aside by ``--overwrite=True``
 
 Everything that reads or writes this layout (the experiment, the summary, the
-report, the export) finds it through this module.
+report, the export) finds it through this module. A folder's results are never
+deleted nor relabelled: a rerun whose fingerprint differs from the recorded one
+is refused (:class:`RunMismatchError`), or, with ``--overwrite=True``, the old
+results are moved aside (:func:`move_aside`).
 """
 
 import json
 import os
 import re
+import time
 
 HPARAMS_FILE = "hyperparams.yaml"
 OPTIONS_FILE = "prepare_options.json"
@@ -41,6 +49,8 @@ SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 #: the cross-corpus stage's folder, and ``--fold=cross_corpus`` (that stage only)
 CROSS_CORPUS = "cross_corpus"
+FINGERPRINT_FILE = "run_fingerprint.json"
+PREVIOUS_PREFIX = "previous-"
 
 #: the metrics of a fold, in percent
 METRICS = ("WA", "UA", "F1")
@@ -328,3 +338,152 @@ def read_prediction_rows(folder):
         return []
     with open(path, newline="", encoding="utf-8") as stream:
         return list(csv.DictReader(stream))
+
+
+class RunMismatchError(ValueError):
+    """A run folder holds results of another configuration than the one asked for."""
+
+
+def read_fingerprint(folder):
+    """The fingerprint recorded in a run or fold folder, or None."""
+    try:
+        return read_json(os.path.join(folder, FINGERPRINT_FILE))
+    except ValueError:  # a file that is not JSON records nothing
+        return None
+
+
+def _shown(value, width=60):
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def fingerprint_differences(recorded, current):
+    """What differs between two fingerprints, one ``"key: old → new"`` string per key.
+
+    A fingerprint is a dict of sections (``fold_options``, ``hparams``: key →
+    value; ``corpus_content``: the corpus's file count, bytes and digest);
+    keys are named without their section.
+
+    Example
+    -------
+    >>> old = {"fold_options": {"n_folds": 10}, "hparams": {"lr": 0.1, "seed": 1},
+    ...        "corpus_content": {"files": 4, "bytes": 40, "sha256": "a"}}
+    >>> new = {"fold_options": {"n_folds": 3}, "hparams": {"lr": 0.1},
+    ...        "corpus_content": {"files": 3, "bytes": 30, "sha256": "b"}}
+    >>> fingerprint_differences(old, new)
+    ['n_folds: 10 → 3', 'corpus content: 4 files, 40 bytes → 3 files, 30 bytes', 'seed: 1 → (not set)']
+    >>> fingerprint_differences(old, old)
+    []
+    """
+    recorded, current = recorded or {}, current or {}
+    differences = []
+    for section in sorted(set(recorded) | set(current), key=_section_order):
+        old, new = recorded.get(section), current.get(section)
+        if old == new:
+            continue
+        if section == "corpus_content":
+            before, after = _content(old), _content(new)
+            if before == after:
+                after += " (other file names or sizes)"
+            differences.append(f"corpus content: {before} → {after}")
+        elif isinstance(old, dict) and isinstance(new, dict):
+            for key in sorted(set(old) | set(new)):
+                if key not in new or key not in old or old[key] != new[key]:
+                    before = _shown(old[key]) if key in old else "(not set)"
+                    after = _shown(new[key]) if key in new else "(not set)"
+                    differences.append(f"{key}: {before} → {after}")
+        else:
+            differences.append(f"{section}: {_shown(old)} → {_shown(new)}")
+    return differences
+
+
+def _section_order(section):
+    order = ("fold_options", "corpus_content", "hparams")
+    return (order.index(section) if section in order else len(order), section)
+
+
+def _content(content):
+    if not isinstance(content, dict):
+        return "(not recorded)"
+    return f"{content.get('files')} files, {content.get('bytes')} bytes"
+
+
+def run_results(output_folder):
+    """The results a run folder holds, relative to it (what a rerun must never lose).
+
+    Results are a fold's test results, training log and checkpoints, and the
+    summary; manifests, options and hparams snapshots are not.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(root, "fold_1", "save", "CKPT+1"))
+    >>> open(os.path.join(root, "fold_1", "train.json"), "w").close()
+    >>> run_results(root)
+    ['fold_1/save/CKPT+1']
+    """
+    found = [name for name in (SUMMARY_JSON, SUMMARY_MD)
+             if os.path.exists(os.path.join(output_folder, name))]
+    for folder in fold_folders(output_folder):
+        fold = os.path.basename(folder)
+        found += [f"{fold}/{name}" for name in (METRICS_FILE, PREDICTIONS, TRAIN_LOG)
+                  if os.path.exists(os.path.join(folder, name))]
+        save = os.path.join(folder, SAVE_FOLDER)
+        if os.path.isdir(save):
+            found += [f"{fold}/{SAVE_FOLDER}/{name}" for name in sorted(os.listdir(save))
+                      if name.startswith("CKPT+")]
+    return found
+
+
+def move_aside(output_folder, keep=()):
+    """Moves everything of a run folder into ``<output_folder>/previous-<date>-<time>/``.
+
+    Nothing is deleted: the old results stay readable there. Earlier
+    ``previous-*`` folders and the paths in ``keep`` (a feature cache inside
+    the run folder, say) stay where they are.
+
+    Arguments
+    ---------
+    output_folder : str
+        A run folder.
+    keep : iterable of str
+        Paths of entries of ``output_folder`` not to move.
+
+    Returns
+    -------
+    str or None
+        The folder the old content went to; None if there was nothing to move.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(root, "fold_1"))
+    >>> os.makedirs(os.path.join(root, "cache"))
+    >>> aside = move_aside(root, keep=[os.path.join(root, "cache")])
+    >>> sorted(os.listdir(root)) == sorted(["cache", os.path.basename(aside)])
+    True
+    >>> os.listdir(aside)
+    ['fold_1']
+    """
+    if not os.path.isdir(output_folder):
+        return None
+    kept = {os.path.realpath(path) for path in keep}
+    names = [
+        name for name in sorted(os.listdir(output_folder))
+        if not name.startswith(PREVIOUS_PREFIX)
+        and os.path.realpath(os.path.join(output_folder, name)) not in kept
+    ]
+    if not names:
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = os.path.join(output_folder, f"{PREVIOUS_PREFIX}{stamp}")
+    n = 1
+    while os.path.exists(aside):
+        n += 1
+        aside = os.path.join(output_folder, f"{PREVIOUS_PREFIX}{stamp}-{n}")
+    os.makedirs(aside)
+    for name in names:
+        os.replace(os.path.join(output_folder, name), os.path.join(aside, name))
+    return aside

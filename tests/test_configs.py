@@ -37,8 +37,8 @@ ABLATIONS = {name: [f"--variant={name}", f"--experiment_name={name}"]
 #: or read (named in the header comment of hparams/baselines/linear.yaml)
 COMMON_KEYS = [
     "seed", "data_folder", "corpus", "experiment_name", "output_folder", "protocol",
-    "n_folds", "emotions", "valid_ratio", "fold_seed", "fold", "fold_folder", "save_folder",
-    "train_log", "upstream", "upstream_source", "features_folder", "feature_cache_folder",
+    "n_folds", "emotions", "valid_ratio", "fold_seed", "fold", "overwrite", "fold_folder",
+    "save_folder", "train_log", "upstream", "upstream_source", "features_folder", "feature_cache_folder",
     "storage_dtype", "input_size", "n_classes", "adapter", "compute_cost", "number_of_epochs",
     "batch_size", "num_workers", "sorting", "best_metric", "use_tensorboard",
     "efficiency_report", "initial_state", "lr", "opt_class", "lr_scheduler_class",

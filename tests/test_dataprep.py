@@ -32,7 +32,7 @@ from miniature_corpora import (
     build_urdu,
     write_audio,
 )
-from speechbrain_ptssnn.runs import OPTIONS_FILE, SKIPPED_FILE, SPLITS
+from speechbrain_ptssnn.runs import OPTIONS_FILE, SKIPPED_FILE, SPLITS, RunMismatchError
 from speechbrain_ptssnn.dataprep.prepare import (
     prepare_casia,
     prepare_corpus,
@@ -281,6 +281,54 @@ def test_second_call_is_skipped_and_new_options_redo(corpora, tmp_path, caplog):
         "fold_3",
     ]
     check_folds(load_folds(redone), "stratified")
+
+
+def test_folds_holding_results_are_never_deleted(corpora, tmp_path):
+    prepare_urdu(corpora["urdu"], tmp_path, n_folds=3)
+    (tmp_path / "fold_1" / "metrics.json").write_text("{}")
+    (tmp_path / "fold_2" / "save" / "CKPT+1").mkdir(parents=True)
+    times = manifest_times(tmp_path)
+    with pytest.raises(RunMismatchError, match=r"holds folds with results \(fold_1/metrics.json, "
+                       r"fold_2/save/CKPT\+1\) that other fold options \(n_folds: 3 → 2\)"):
+        prepare_urdu(corpora["urdu"], tmp_path, n_folds=2)
+    assert manifest_times(tmp_path) == times
+    assert (tmp_path / "fold_1" / "metrics.json").exists()
+    assert json.loads((tmp_path / OPTIONS_FILE).read_text())["options"]["n_folds"] == 3
+    # the same corpus elsewhere makes the same folds: the manifests follow it, results stay
+    moved = tmp_path / "moved"
+    shutil.copytree(corpora["urdu"], moved)
+    prepare_urdu(moved, tmp_path, n_folds=3)
+    assert str(moved) in (tmp_path / "fold_1" / "test.json").read_text()
+    assert (tmp_path / "fold_1" / "metrics.json").exists()
+
+
+def test_a_truncated_wav_is_warned_about_at_preparation(tmp_path, caplog):
+    data = build_emodb(tmp_path / "emodb")
+    cut = data / "wav" / "09a05Na.wav"
+    frames = soundfile.info(cut).frames
+    raw = cut.read_bytes()
+    cut.write_bytes(raw[: 44 + (len(raw) - 44) // 2])  # half of its samples
+    with caplog.at_level(logging.WARNING, logger="speechbrain_ptssnn.dataprep.prepare"):
+        prepare_emodb(data, tmp_path / "out", n_folds=2)
+    held = soundfile.info(cut).frames
+    rate = soundfile.info(cut).samplerate
+    warned = [r.getMessage() for r in caplog.records if " is truncated: " in r.getMessage()]
+    assert warned == [
+        f"{cut} is truncated: its header says {frames} samples ({frames / rate:.3f} s) but the "
+        f"file holds only {held} ({held / rate:.3f} s); it is used as the {held / rate:.3f} s it holds"
+    ]
+
+
+def test_nan_audio_is_refused_with_its_path(tmp_path):
+    from speechbrain_ptssnn.dataprep.audio import load_audio
+
+    path = tmp_path / "nan.wav"
+    signal = numpy.zeros(800, dtype="float32")
+    signal[5:8] = [numpy.nan, numpy.inf, -numpy.inf]
+    soundfile.write(path, signal, 16000, subtype="FLOAT")
+    with pytest.raises(ValueError, match=re.escape(
+            f"{path}: the audio holds 3 non-finite samples (NaN or infinity) among its 800")):
+        load_audio(path)
 
 
 def test_missing_manifest_redoes_and_skip_prep_does_nothing(corpora, tmp_path):

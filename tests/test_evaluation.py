@@ -148,8 +148,8 @@ def test_test_corpora_options_are_checked_before_anything_runs(corpora, tmp_path
         experiment(tmp_path, emotions=["disgust", "boredom"], test_corpora=f"urdu:{corpora['urdu']}")
     with pytest.raises(FileNotFoundError, match="partition folder .* does not exist"):
         experiment(tmp_path, partitions=str(tmp_path / "no_emobox"))
-    run = experiment(tmp_path, upstream="precomputed", features_folder=str(tmp_path / "f"),
-                     input_size=8, test_corpora=f"urdu:{corpora['urdu']}:{tmp_path / 'uf'}")
+    run = experiment(tmp_path, data_folder=str(corpora["emodb"]), upstream="precomputed",
+                     features_folder=str(tmp_path / "f"), input_size=8, test_corpora=f"urdu:{corpora['urdu']}:{tmp_path / 'uf'}")
     source = run._target_source(run.targets[0])
     assert (source.features_folder, source.data_folder) == (str(tmp_path / "uf"), str(corpora["urdu"]))
     assert run.cross_corpus_labels == ["angry", "happy", "neutral", "sad"]
@@ -319,7 +319,8 @@ def test_the_data_root_placeholder_lets_the_corpus_move(corpora, tmp_path):
 # --------------------------------------------------------------------------
 
 
-def test_an_emotion2vec_plus_upstream_is_flagged_on_the_corpora_it_was_trained_on(tmp_path, caplog):
+def test_an_emotion2vec_plus_upstream_is_flagged_on_the_corpora_it_was_trained_on(
+        corpora, tmp_path, caplog):
     assert upstream_leakage("emotion2vec", "iic/emotion2vec_plus_base", ["emodb"])["corpora"] == [
         "emodb"]
     assert upstream_leakage("emotion2vec", "emotion2vec/emotion2vec_plus_large", ["iemocap"])
@@ -327,7 +328,8 @@ def test_an_emotion2vec_plus_upstream_is_flagged_on_the_corpora_it_was_trained_o
     assert upstream_leakage("emotion2vec", "iic/emotion2vec_base", ["emodb"]) is None
     assert upstream_leakage("precomputed", "iic/emotion2vec_plus_base", ["emodb"]) is None
     with caplog.at_level(logging.WARNING):
-        run = experiment(tmp_path, upstream_source="iic/emotion2vec_plus_base")
+        run = experiment(tmp_path, data_folder=str(corpora["emodb"]),
+                         upstream_source="iic/emotion2vec_plus_base")
     assert LEAKAGE_WARNING in caplog.text and "emodb" in caplog.text
     assert run.leakage["upstream_source"] == "iic/emotion2vec_plus_base"
 

@@ -148,6 +148,44 @@ def test_truncated_entry_is_recomputed_with_a_warning(tmp_path, wavs, upstream, 
     assert any("corrupt" in r.message for r in caplog.records)
 
 
+def test_a_bit_flipped_cache_entry_is_recomputed_with_a_warning(tmp_path, wavs, caplog):
+    from speechbrain.lobes.features import Fbank
+
+    cache = FeatureCache(WaveformFeatures(Fbank(n_mels=40)), tmp_path / "cache", progress=False)
+    cache.fill(wavs)
+    good = cache.load(wavs[0])
+    entry = cache.entry_path(wavs[0])
+    raw = open(entry, "rb").read()
+    stored = good.to(torch.float16).numpy().tobytes()
+    start = raw.index(stored)  # the tensor's bytes, stored as they are inside the zip
+    nan = np.full(10, np.nan, dtype=np.float16).tobytes()
+    with open(entry, "r+b") as stream:  # ten values turned to NaN, the container still valid
+        stream.seek(start + 200)
+        stream.write(nan)
+    served = torch.load(entry, weights_only=True)["feats"]
+    assert int(torch.isnan(served).sum()) == 10  # what the entry alone would give
+    with caplog.at_level(logging.WARNING, logger="speechbrain_ptssnn.features.cache"):
+        again = cache.load(wavs[0])
+    assert torch.equal(again, good) and bool(torch.isfinite(again).all())
+    assert any(entry in r.message and "does not match its checksum" in r.message
+               for r in caplog.records)
+    assert torch.equal(torch.load(entry, weights_only=True)["feats"].float(), good)  # rewritten
+
+
+def test_non_finite_features_are_never_cached(tmp_path, wavs):
+    class Broken(torch.nn.Module):
+        def forward(self, feats):
+            out = torch.zeros(feats.shape[0], 50, 8)
+            out[:, :3] = float("nan")
+            return out
+
+    cache = FeatureCache(WaveformFeatures(Broken(), output_size=8), tmp_path / "cache",
+                         progress=False)
+    with pytest.raises(ValueError, match=f"{wavs[0]}: the upstream's features hold 24 non-finite"):
+        cache.fill(wavs[:1])
+    assert _entries(cache.folder) == []
+
+
 def test_interrupted_write_leaves_no_entry(tmp_path, wavs, upstream, monkeypatch):
     cache = FeatureCache(upstream, tmp_path / "cache", progress=False)
 

@@ -138,12 +138,18 @@ def test_export_writes_a_hub_ready_folder(trained):
 
 def test_export_picks_folds_and_refuses_bad_requests(trained, tmp_path, capsys):
     run = trained["run"]
+    # emotion2vec_base gives 768-dim features; the adapter was trained on 64-dim ones
+    with pytest.raises(ValueError, match="gives 768-dim features but the adapter was trained on "
+                                         "64-dim ones"):
+        export_module.export_run(run, tmp_path / "base", upstream_source="iic/emotion2vec_base")
+    assert not (tmp_path / "base").exists()
     info = export_module.export_run(run, tmp_path / "fold2", fold=2, repo_id="user/ptssnn-emodb",
-                                    upstream_source="iic/emotion2vec_base")
+                                    upstream_source="user/emotion2vec_tiny")
     assert info["fold"] == 2 and info["labels"] == LABELS
+    assert any("feature size of `user/emotion2vec_tiny` is unknown" in w for w in info["warnings"])
     text = (tmp_path / "fold2" / "hyperparams.yaml").read_text()
     assert 'pretrained_path: "user/ptssnn-emodb"' in text
-    assert 'upstream_source: "iic/emotion2vec_base"' in text
+    assert 'upstream_source: "user/emotion2vec_tiny"' in text
     assert "upstream_weights" not in text  # another upstream than the one trained with
     card = (tmp_path / "fold2" / "README.md").read_text()
     assert "huggingface-cli upload user/ptssnn-emodb" in card and "FunASR" in card
@@ -228,6 +234,53 @@ def test_bad_audio_fails_clearly_naming_the_file(model, tmp_path):
     short = write(tmp_path / "short.wav", tone(0.02), 16000)  # 320 samples < 400
     with pytest.raises(ValueError, match=r"short.wav: the audio is too short: 320 samples"):
         model.classify_file(short)
+
+
+def test_nan_audio_is_refused_naming_the_file_and_the_count(trained, model, tmp_path, capsys):
+    signal = tone(0.5)
+    signal[1000:1010] = np.nan
+    path = tmp_path / "nan.wav"
+    soundfile.write(path, signal, 16000, subtype="FLOAT")
+    with pytest.raises(ValueError, match=f"{path}: the audio holds 10 non-finite samples"):
+        model.classify_file(path)
+    batch = torch.from_numpy(np.stack([tone(0.5), signal]))
+    with pytest.raises(ValueError, match=r"10 non-finite samples \(NaN or infinity\) "
+                                         r"\(utterance 1: 10\)"):
+        model.classify_batch(batch)
+    assert main(["--source", str(trained["exported"]), "--no_progress", str(path)]) == 1
+    assert f"error: {path}: the audio holds 10 non-finite samples" in capsys.readouterr().err
+
+
+def test_a_missing_local_source_says_no_such_folder(tmp_path, capsys):
+    good = write(tmp_path / "good.wav", tone(0.5), 16000)
+    for source in (tmp_path / "absent", "exported_model", "runs/x/exported"):
+        assert main(["--source", str(source), str(good)]) == 2
+        err = capsys.readouterr().err
+        assert f"ptssnn-classify: error: --source: no such folder: {source}" in err
+        assert "HFValidationError" not in err
+
+
+def test_an_upstream_of_another_width_than_the_adapter_is_refused_at_load():
+    from speechbrain.lobes.features import Fbank
+
+    from speechbrain_ptssnn.dataio import label_encoder_for
+    from speechbrain_ptssnn.lobes import PTSSNN
+    from speechbrain_ptssnn.upstreams import WaveformFeatures
+
+    modules = {"upstream": WaveformFeatures(Fbank(n_mels=40)),
+               "adapter": PTSSNN(20, 2, hidden_sizes=(16, 8), bias_hidden_size=4)}
+    hparams = {"label_encoder": label_encoder_for(["angry", "sad"]), "storage_dtype": "float16"}
+    with pytest.raises(ValueError, match="the upstream gives 40-dim features but the adapter "
+                                         "was trained on 20-dim ones"):
+        EmotionRecognizer(modules, hparams, run_opts={"device": "cpu"})
+
+
+def test_an_emotion2vec_run_is_not_exported_with_filterbanks(trained, tmp_path, capsys):
+    assert export_module.main([str(trained["run"]), str(tmp_path / "out"), "--upstream",
+                               "fbank"]) == 1
+    assert ("the adapter was trained on emotion2vec features: --upstream fbank would feed it "
+            "features it never saw") in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_8khz_and_stereo_audio_are_resampled_and_downmixed(model, tmp_path):

@@ -1,11 +1,15 @@
 """Reading audio as the pipeline wants it: 16 kHz, mono, float32.
 
 Corpora come at 16, 22.05, 44.1 or 48 kHz, mono or stereo. Files are never
-rewritten: they are resampled and downmixed when read.
+rewritten: they are resampled and downmixed when read. Audio holding NaN or
+infinite samples is refused; a WAV file shorter than its header says is
+detected by :func:`wav_truncation` (the preparation warns about it).
 """
 
 import os
+import struct
 
+import numpy
 import soundfile
 import torch
 import torchaudio.functional
@@ -36,8 +40,8 @@ def load_audio(path, sample_rate=SAMPLE_RATE):
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is not readable audio or holds no samples; the message
-        names the file.
+        If the file is not readable audio, holds no samples or holds
+        non-finite (NaN or infinite) samples; the message names the file.
 
     Example
     -------
@@ -59,6 +63,12 @@ def load_audio(path, sample_rate=SAMPLE_RATE):
         raise ValueError(f"{path}: not a readable audio file ({error})") from error
     if signal.shape[0] == 0:
         raise ValueError(f"{path}: the audio file holds no samples")
+    bad = int(signal.size - numpy.count_nonzero(numpy.isfinite(signal)))
+    if bad:
+        raise ValueError(
+            f"{path}: the audio holds {bad} non-finite samples (NaN or infinity) "
+            f"among its {signal.size}; refusing to use it"
+        )
     waveform = torch.from_numpy(signal).mean(dim=1)
     if rate != sample_rate:
         waveform = torchaudio.functional.resample(waveform, rate, sample_rate)
@@ -102,3 +112,68 @@ def audio_duration(path):
         raise ValueError(f"{path}: the audio file holds no samples")
     return info.frames / info.samplerate
 
+
+
+def _wav_declared_frames(path):
+    """The frames a RIFF/WAVE header declares (data chunk size / block size), or None."""
+    with open(path, "rb") as stream:
+        head = stream.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        block_align = None
+        while True:
+            chunk = stream.read(8)
+            if len(chunk) < 8:
+                return None
+            name, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if name == b"fmt ":
+                fmt = stream.read(size + (size & 1))
+                if len(fmt) < 14:
+                    return None
+                block_align = struct.unpack("<H", fmt[12:14])[0]
+            elif name == b"data":
+                # 0 and 0xFFFFFFFF: a streamed file whose writer never filled the size in
+                if not block_align or size in (0, 0xFFFFFFFF):
+                    return None
+                return size // block_align
+            else:
+                stream.seek(size + (size & 1), os.SEEK_CUR)
+
+
+def wav_truncation(path):
+    """Whether a WAV file holds fewer samples than its header says.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        An audio file (anything but a RIFF/WAVE file is never reported).
+
+    Returns
+    -------
+    tuple or None
+        ``(declared frames, frames held, sample rate)`` for a truncated WAV,
+        else None.
+
+    Example
+    -------
+    >>> import os, tempfile, numpy
+    >>> path = os.path.join(tempfile.mkdtemp(), "cut.wav")
+    >>> soundfile.write(path, numpy.zeros(16000, dtype="float32"), 16000, subtype="PCM_16")
+    >>> wav_truncation(path) is None
+    True
+    >>> data = open(path, "rb").read()
+    >>> _ = open(path, "wb").write(data[: len(data) // 2])
+    >>> wav_truncation(path)
+    (16000, 7989, 16000)
+    """
+    path = str(path)
+    try:
+        declared = _wav_declared_frames(path)
+        if declared is None:
+            return None
+        info = soundfile.info(path)
+    except (OSError, RuntimeError, struct.error):
+        return None
+    if info.frames >= declared:
+        return None
+    return declared, int(info.frames), int(info.samplerate)

@@ -20,6 +20,8 @@ stays valid when the corpus moves.
 import json
 import os
 
+from speechbrain_ptssnn.atomic import write_text
+
 #: SpeechBrain's placeholder for the corpus root in a manifest's paths
 DATA_ROOT = "{data_root}"
 
@@ -90,7 +92,7 @@ def manifest_entry(utterance, duration):
 
 
 def write_manifest(path, entries, data_root=None):
-    """Writes a manifest, creating its folder.
+    """Writes a manifest atomically, creating its folder.
 
     Arguments
     ---------
@@ -117,10 +119,8 @@ def write_manifest(path, entries, data_root=None):
             utt_id: {**entry, "wav": with_placeholder(entry["wav"], data_root)}
             for utt_id, entry in entries.items()
         }
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as stream:
-        json.dump(dict(sorted(entries.items())), stream, indent=2, ensure_ascii=False)
-        stream.write("\n")
+    text = json.dumps(dict(sorted(entries.items())), indent=2, ensure_ascii=False)
+    write_text(path, text + "\n")
 
 
 def read_manifest(path, data_root=None):

@@ -13,19 +13,30 @@ resampled and downmixed when loaded
 (:func:`speechbrain_ptssnn.dataprep.audio.load_audio`).
 
 Preparation is skipped when ``prepare_options.json`` records the same options
-and every manifest exists; with other options the fold folders are removed and
-made again. Any file whose name does not parse is listed with the reason in
-``skipped_files.txt`` and counted in a warning; unreadable or empty audio,
-duplicate utterance ids and a corpus without usable files are errors.
+and every manifest exists. With other options the folds are made again: when
+they come out the same (a corpus moved to another folder, say) the manifests
+are rewritten in place; otherwise fold folders holding only manifests are
+replaced, and fold folders holding results are never touched (a
+:class:`~speechbrain_ptssnn.runs.RunMismatchError` names them). Any file whose
+name does not parse is listed with the reason in ``skipped_files.txt`` and
+counted in a warning; a WAV file shorter than its header says is warned about
+(both lengths given); unreadable or empty audio, duplicate utterance ids and a
+corpus without usable files are errors.
+
+:func:`preparation_fingerprint` gives what a preparation depends on -- the
+fold options and the corpus's content (relative paths and sizes of the audio
+files used, not the corpus's absolute path) -- for the run fingerprint.
 """
 
+import hashlib
 import json
 import logging
 import os
 import shutil
 from collections import Counter
 
-from speechbrain_ptssnn.dataprep.audio import audio_duration
+from speechbrain_ptssnn.atomic import write_json, write_text
+from speechbrain_ptssnn.dataprep.audio import audio_duration, wav_truncation
 from speechbrain_ptssnn.dataprep.corpora import get_corpus
 from speechbrain_ptssnn.dataprep.corpus import EMOTIONS
 from speechbrain_ptssnn.dataprep.emobox import (
@@ -40,8 +51,17 @@ from speechbrain_ptssnn.dataprep.folds import (
     FOLD_SPLITTER,
     make_folds,
 )
-from speechbrain_ptssnn.dataprep.manifest import manifest_entry, write_manifest
-from speechbrain_ptssnn.runs import OPTIONS_FILE, SKIPPED_FILE, SPLITS, fold_folders
+from speechbrain_ptssnn.dataprep.manifest import manifest_entry, read_manifest, write_manifest
+from speechbrain_ptssnn.runs import (
+    OPTIONS_FILE,
+    SKIPPED_FILE,
+    SPLITS,
+    RunMismatchError,
+    fold_folder,
+    fold_folders,
+    read_json,
+    run_results,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +137,7 @@ def _report_skipped(output_folder, skipped, corpus_name):
         if os.path.exists(path):
             os.remove(path)
         return
-    with open(path, "w", encoding="utf-8") as stream:
-        stream.writelines(f"{item.path}\t{item.reason}\n" for item in skipped)
+    write_text(path, "".join(f"{item.path}\t{item.reason}\n" for item in skipped))
     logger.warning(
         "%s: skipped %d audio files that could not be interpreted; see %s",
         corpus_name,
@@ -176,6 +195,126 @@ def _usable_utterances(corpus, data_folder, output_folder, emotions):
     return kept
 
 
+def _durations(utterances):
+    """Each utterance's duration from its header; truncated WAV files warned about."""
+    durations = {}
+    for utterance in utterances:
+        durations[utterance.utt_id] = audio_duration(utterance.wav)
+        truncated = wav_truncation(utterance.wav)
+        if truncated is not None:
+            declared, held, rate = truncated
+            logger.warning(
+                "%s is truncated: its header says %d samples (%.3f s) but the file holds "
+                "only %d (%.3f s); it is used as the %.3f s it holds",
+                utterance.wav, declared, declared / rate, held, held / rate, held / rate,
+            )
+    return durations
+
+
+def corpus_content(utterances, data_folder):
+    """What the audio files of a preparation are: relative paths and sizes, hashed.
+
+    The absolute ``data_folder`` is left out, so a corpus moved (or copied)
+    elsewhere has the same content.
+
+    Arguments
+    ---------
+    utterances : list of Utterance
+        The utterances a preparation uses.
+    data_folder : str
+        The corpus root their paths are relative to.
+
+    Returns
+    -------
+    dict
+        ``files`` (count), ``bytes`` (total size) and ``sha256`` (of the
+        sorted ``(relative path, size)`` list).
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> from speechbrain_ptssnn.dataprep.corpus import Utterance
+    >>> root = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(root, "a.wav"), "wb").write(b"1234")
+    >>> content = corpus_content([Utterance("a", os.path.join(root, "a.wav"), "sad", "s")], root)
+    >>> content["files"], content["bytes"], len(content["sha256"])
+    (1, 4, 64)
+    """
+    files = sorted(
+        (os.path.relpath(u.wav, data_folder).replace(os.sep, "/"), os.path.getsize(u.wav))
+        for u in utterances
+    )
+    digest = hashlib.sha256(json.dumps(files).encode()).hexdigest()
+    return {"files": len(files), "bytes": sum(size for _, size in files), "sha256": digest}
+
+
+def preparation_fingerprint(
+    corpus,
+    data_folder,
+    protocol=None,
+    n_folds=None,
+    valid_ratio=DEFAULT_VALID_RATIO,
+    seed=DEFAULT_SEED,
+    emotions=None,
+    partitions=None,
+):
+    """What a preparation depends on: its fold options and the corpus's content.
+
+    The corpus is parsed (nothing is written); the options are resolved as
+    :func:`prepare_corpus` resolves them (``protocol`` and ``n_folds`` of None
+    become the corpus's defaults), so a default given explicitly matches.
+
+    Arguments
+    ---------
+    corpus, data_folder, protocol, n_folds, valid_ratio, seed, emotions, partitions
+        As for :func:`prepare_corpus` (the partitions folder is recorded by
+        its absolute path).
+
+    Returns
+    -------
+    dict
+        ``fold_options`` (``corpus``, ``protocol``, ``n_folds``,
+        ``valid_ratio``, ``fold_seed``, ``emotions``, ``splitter``,
+        ``partitions``) and
+        ``corpus_content`` (:func:`corpus_content`).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As the corpus's parser, for a folder that is not the corpus.
+
+    Example
+    -------
+    >>> import os, tempfile, numpy, soundfile
+    >>> root = tempfile.mkdtemp()
+    >>> os.mkdir(os.path.join(root, "Sad"))
+    >>> for k in range(4):
+    ...     soundfile.write(os.path.join(root, "Sad", f"SF{k}_F{k}_S0{k}.wav"), numpy.zeros(441), 44100)
+    >>> found = preparation_fingerprint("urdu", root, n_folds=2)
+    >>> found["fold_options"]["n_folds"], found["corpus_content"]["files"]
+    (2, 4)
+    """
+    corpus = get_corpus(corpus) if isinstance(corpus, str) else corpus
+    data_folder = os.path.abspath(os.fspath(data_folder))
+    emotions = select_emotions(corpus, emotions)
+    protocol = corpus.protocol if protocol is None else protocol
+    utterances, _ = corpus.parse(data_folder)
+    kept = [utterance for utterance in utterances if utterance.emo in emotions]
+    return {
+        "fold_options": {
+            "corpus": corpus.name,
+            "protocol": protocol,
+            "n_folds": _resolve_n_folds(corpus, protocol, n_folds, [u.spk for u in kept]),
+            "valid_ratio": valid_ratio,
+            "fold_seed": seed,
+            "emotions": emotions,
+            "splitter": FOLD_SPLITTER,
+            "partitions": None if partitions is None else os.path.abspath(partitions),
+        },
+        "corpus_content": corpus_content(kept, data_folder),
+    }
+
+
 def _resolve_n_folds(corpus, protocol, n_folds, speakers):
     """``n_folds``, or its default for the protocol when it is None."""
     if n_folds is not None:
@@ -187,11 +326,50 @@ def _resolve_n_folds(corpus, protocol, n_folds, speakers):
     return DEFAULT_STRATIFIED_FOLDS
 
 
-def _clear(output_folder):
-    """Removes the options record and every fold folder."""
-    options_path = os.path.join(output_folder, OPTIONS_FILE)
-    if os.path.exists(options_path):
-        os.remove(options_path)
+def _same_folds(output_folder, folds):
+    """Whether the fold folders hold exactly ``folds`` (same utterances in every split)."""
+    folders = fold_folders(output_folder)
+    if len(folders) != len(folds):
+        return False
+    for k, fold in enumerate(folds, start=1):
+        for split in SPLITS:
+            path = os.path.join(fold_folder(output_folder, k), f"{split}.json")
+            try:
+                if set(read_manifest(path)) != set(fold[split]):
+                    return False
+            except (OSError, ValueError):
+                return False
+    return True
+
+
+def _make_room(output_folder, folds, options):
+    """Clears the old folds for new ones, never deleting results.
+
+    Folds that come out the same are kept (their manifests are rewritten);
+    other fold folders are removed when they hold manifests only.
+
+    Raises
+    ------
+    RunMismatchError
+        If other folds would replace fold folders holding results.
+    """
+    if not fold_folders(output_folder) or _same_folds(output_folder, folds):
+        return
+    results = run_results(output_folder)
+    if results:
+        recorded = (read_json(os.path.join(output_folder, OPTIONS_FILE)) or {}).get("options", {})
+        changed = [
+            f"{key}: {json.dumps(recorded.get(key))} → {json.dumps(options[key])}"
+            for key in options
+            if recorded.get(key) != options[key]
+        ]
+        shown = ", ".join(results[:3]) + (f" and {len(results) - 3} more" if len(results) > 3 else "")
+        raise RunMismatchError(
+            f"{output_folder} holds folds with results ({shown}) that other fold options "
+            f"({'; '.join(changed) or 'other folds'}) would replace; nothing was changed. "
+            "Prepare into another output folder (a recipe's --overwrite=True moves old "
+            "results aside)."
+        )
     for folder in fold_folders(output_folder):
         shutil.rmtree(folder)
 
@@ -260,6 +438,9 @@ def prepare_corpus(
         If the layout does not match, an audio file is unreadable or empty,
         two files share an utterance id, no usable file is found, or the
         options cannot be met; the message names the file or folder.
+    RunMismatchError
+        If other folds would replace fold folders that hold results (nothing
+        is changed then).
 
     Example
     -------
@@ -309,7 +490,7 @@ def prepare_corpus(
     os.makedirs(output_folder, exist_ok=True)
     utterances = _usable_utterances(corpus, data_folder, output_folder, emotions)
     by_id = {utterance.utt_id: utterance for utterance in utterances}
-    durations = {utt_id: audio_duration(u.wav) for utt_id, u in by_id.items()}
+    durations = _durations(utterances)
     speakers = {utt_id: u.spk for utt_id, u in by_id.items()}
     record = {"options": options}
     if partitions is not None:
@@ -326,7 +507,7 @@ def prepare_corpus(
             seed,
             corpus.speaker_group,
         )
-    _clear(output_folder)
+    _make_room(output_folder, folds, options)
     for k, fold in enumerate(folds, start=1):
         for split in SPLITS:
             entries = {
@@ -337,10 +518,10 @@ def prepare_corpus(
                 os.path.join(output_folder, f"fold_{k}", f"{split}.json"), entries,
                 data_root=data_folder if data_root_placeholder else None,
             )
-    with open(
-        os.path.join(output_folder, OPTIONS_FILE), "w", encoding="utf-8"
-    ) as stream:
-        json.dump({**record, "folds": len(folds), "data_folder": data_folder}, stream, indent=2)
+    write_json(
+        os.path.join(output_folder, OPTIONS_FILE),
+        {**record, "folds": len(folds), "data_folder": data_folder},
+    )
     logger.info(
         "%s: wrote %d folds (%s) to %s",
         corpus.name,

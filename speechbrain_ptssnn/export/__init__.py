@@ -3,7 +3,8 @@
 Usage::
 
     python -m speechbrain_ptssnn.export RUN_FOLDER OUT_FOLDER [--fold K | --best]
-        [--repo_id USER/NAME] [--upstream_source SRC] [--max_chunk_seconds S] [--force]
+        [--repo_id USER/NAME] [--upstream KIND] [--upstream_source SRC]
+        [--max_chunk_seconds S] [--force]
 
 ``RUN_FOLDER`` is a recipe's ``output_folder`` (``hyperparams.yaml``,
 ``summary.json``, ``fold_<k>/...``). ``--fold K`` exports fold K;
@@ -26,7 +27,11 @@ training evaluated: the best by the run's ``best_metric`` on validation
 * ``README.md`` -- a model card: results, usage, licences, the trust warning.
 
 The export checks that the weights load strictly into the adapter its
-``hyperparams.yaml`` builds. Uploading is left to the hub's own tools, e.g.
+``hyperparams.yaml`` builds, and never pairs the adapter with an upstream it was
+not trained on: ``--upstream`` of another kind than the run's is refused; a
+run on precomputed features exports only with ``--upstream emotion2vec
+--upstream_source SRC`` naming the model that computed them (recorded in the
+model card); a known feature size other than the adapter's is refused. Uploading is left to the hub's own tools, e.g.
 ``huggingface-cli upload USER/NAME OUT_FOLDER .``.
 
 Modules: :mod:`~speechbrain_ptssnn.export.run_export` (:func:`choose_fold`,

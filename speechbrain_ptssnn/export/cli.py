@@ -23,9 +23,13 @@ def _parser():
     parser.add_argument("--repo_id", default=None,
                         help="hub id the folder will be uploaded to (written as pretrained_path)")
     parser.add_argument("--upstream", default=None, choices=["emotion2vec", "fbank"],
-                        help="replace the run's upstream (needed for precomputed features)")
+                        help="the run's upstream kind; for a run on precomputed features, the "
+                        "kind of model that computed them (emotion2vec, with --upstream_source); "
+                        "another kind than the run's is refused")
     parser.add_argument("--upstream_source", default=None,
-                        help="replace the run's upstream_source (e.g. the hub id of a local copy)")
+                        help="replace the run's upstream_source (e.g. the hub id of a local copy); "
+                        "for precomputed features, the model that computed them (recorded in "
+                        "the model card)")
     parser.add_argument("--max_chunk_seconds", type=float, default=30.0,
                         help="longest audio the upstream sees at once (default 30; 0: no limit)")
     parser.add_argument("--force", action="store_true", help="write into a non-empty folder")

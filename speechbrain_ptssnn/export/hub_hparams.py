@@ -26,6 +26,7 @@ from speechbrain_ptssnn.export.hub_yaml import (
 )
 from speechbrain_ptssnn.features import DEFAULT_SOURCE
 from speechbrain_ptssnn.runs import read_json
+from speechbrain_ptssnn.upstreams.emotion2vec_conf import emotion2vec_feature_size
 
 _EMOTION2VEC = "!new:speechbrain_ptssnn.upstreams.emotion2vec.Emotion2vec"
 _WAVEFORM_FEATURES = "!new:speechbrain_ptssnn.upstreams.waveform.WaveformFeatures"
@@ -130,14 +131,29 @@ def adapter_node(hparams, hparams_path):
 
 
 def choose_upstream(hparams, upstream=None, upstream_source=None):
-    """The upstream the export names, and what to warn about.
+    """The upstream the export names, checked against the one the adapter was trained on.
+
+    The adapter only ever meets features of the upstream it was trained on:
+
+    * ``--upstream`` of another kind than the run's (``fbank`` for an
+      emotion2vec run, anything for a run whose upstream is a module) is
+      refused;
+    * a run on precomputed features exports only with the upstream the user
+      names as the one that computed them: ``--upstream emotion2vec`` and
+      ``--upstream_source`` (recorded in the model card); filterbanks, which
+      the exported model would compute itself, are refused;
+    * a feature size other than the adapter's ``input_size`` is refused
+      whenever it can be known (a local model directory's ``config.yaml``, a
+      published emotion2vec); when it cannot, a warning says so (the
+      recognizer checks it when the model loads).
 
     Arguments
     ---------
     hparams : dict
         The run's hparams (:func:`~speechbrain_ptssnn.export.hub_yaml.read_tagged_yaml`).
     upstream : str, optional
-        Replaces the run's ``upstream`` (``emotion2vec`` or ``fbank``).
+        The upstream's kind (``emotion2vec`` or ``fbank``): the run's own, or
+        the producer of a precomputed run's features.
     upstream_source : str, optional
         Replaces the run's ``upstream_source``.
 
@@ -147,11 +163,39 @@ def choose_upstream(hparams, upstream=None, upstream_source=None):
         ``name`` (a string, or the run's tagged node), ``source``,
         ``entries`` and ``description`` (:func:`upstream_entries`),
         ``fingerprint`` (:func:`weights_fingerprint`, None unless the run's
-        own emotion2vec is exported) and ``warnings``.
+        own emotion2vec is exported), ``named_by_hand`` (the producer of
+        precomputed features) and ``warnings``.
+
+    Raises
+    ------
+    ValueError
+        For an upstream other than the one the adapter was trained on.
     """
     warnings = []
-    name = upstream if upstream is not None else hparams.get("upstream", "emotion2vec")
+    trained = hparams.get("upstream", "emotion2vec")
+    trained_kind = trained.strip().lower() if isinstance(trained, str) else None
+    requested = str(upstream).strip().lower() if upstream is not None else None
     trained_source = hparams.get("upstream_source") or DEFAULT_SOURCE
+    named_by_hand = trained_kind == "precomputed"
+    if named_by_hand:
+        if requested != "emotion2vec" or not upstream_source:
+            why = (" Filterbanks are computed by the exported model itself: they are never what "
+                   "a run on precomputed features was trained on." if requested == "fbank" else "")
+            raise ValueError(
+                "this run was trained on precomputed features (upstream: precomputed), which a "
+                "pretrained model cannot compute: export it only with the upstream that "
+                "produced them, named with --upstream emotion2vec --upstream_source <the model "
+                f"that computed {hparams.get('features_folder') or 'the .npy files'}>." + why
+            )
+        name = "emotion2vec"
+    elif requested is not None and requested != trained_kind:
+        own = trained_kind or f"the module {tag_of(trained)}"
+        raise ValueError(
+            f"the adapter was trained on {own} features: --upstream {upstream} would feed it "
+            "features it never saw. Leave --upstream out to export it with its own upstream."
+        )
+    else:
+        name = trained if upstream is None else upstream
     source = upstream_source or trained_source
     is_emotion2vec = isinstance(name, str) and name.lower() == "emotion2vec"
     if is_emotion2vec and is_local(source):
@@ -160,21 +204,40 @@ def choose_upstream(hparams, upstream=None, upstream_source=None):
             "where that directory exists; pass --upstream_source with its hub id (e.g. "
             "iic/emotion2vec_base) to publish it"
         )
-    replaced = upstream_source and upstream_source != trained_source
-    if replaced and hparams.get("upstream") != "precomputed":
+    replaced = bool(upstream_source) and upstream_source != trained_source
+    if replaced and not named_by_hand:
         warnings.append(
             f"the adapter was trained on features of another upstream_source than `{source}`: "
             "the exported model reproduces the training run only if both hold the same weights"
         )
-    if hparams.get("upstream") == "precomputed" and upstream is not None:
-        warnings.append("the run used precomputed features: the exported upstream was named "
-                        "by hand and may not reproduce them")
+    if is_emotion2vec and (replaced or named_by_hand):
+        _check_feature_size(hparams, source, warnings)
     entries, description = upstream_entries(hparams, name, source, hparams.get("upstream_hub"))
+    if named_by_hand:
+        description += (" -- named at export as the model that computed the run's precomputed "
+                        "features (not checked)")
+        warnings.append(f"the run used precomputed features: `{source}` is recorded in the model "
+                        "card as the upstream you named as their producer")
     fingerprint = None
-    if is_emotion2vec and source == trained_source:
+    if is_emotion2vec and source == trained_source and not named_by_hand:
         fingerprint = weights_fingerprint(hparams, source)
     return {"name": name, "source": source, "entries": entries, "description": description,
-            "fingerprint": fingerprint, "warnings": warnings}
+            "fingerprint": fingerprint, "named_by_hand": named_by_hand, "warnings": warnings}
+
+
+def _check_feature_size(hparams, source, warnings):
+    """Refuses an emotion2vec whose feature size is known and not the adapter's."""
+    expected = hparams.get("input_size")
+    size = emotion2vec_feature_size(source)
+    if size is None:
+        warnings.append(f"the feature size of `{source}` is unknown here: the exported model "
+                        "refuses to load if it is not the adapter's input_size "
+                        f"({expected})")
+    elif expected is not None and int(size) != int(expected):
+        raise ValueError(
+            f"`{source}` gives {size}-dim features but the adapter was trained on "
+            f"{expected}-dim ones (input_size): refusing to pair them"
+        )
 
 
 def upstream_entries(hparams, upstream, source, hub):
@@ -221,8 +284,8 @@ def upstream_entries(hparams, upstream, source, hub):
     if name == "precomputed":
         raise ValueError(
             "this run read precomputed features (upstream: precomputed), which a pretrained "
-            "model cannot compute: pass --upstream emotion2vec (or fbank) and "
-            "--upstream_source with the model that made them"
+            "model cannot compute: pass --upstream emotion2vec and --upstream_source with the "
+            "model that made them"
         )
     raise ValueError(f"cannot export upstream {upstream!r}; expected emotion2vec, fbank or a "
                      "module from the hparams")

@@ -18,9 +18,12 @@ therefore never serves stale features: it maps to a new entry, computed again.
 
 Each entry is ``torch.save`` of a dict readable with
 ``torch.load(weights_only=True)``: ``feats`` (``[frames, dim]`` in the storage
-dtype), ``shape``, ``audio`` (path, size, mtime) and ``format``. Writes are
-atomic (a temporary file, then ``os.replace``); an entry that does not load or
-does not match its recorded shape is recomputed with a logged warning.
+dtype), ``shape``, ``sha256`` (of the feature bytes, :func:`data_checksum`),
+``audio`` (path, size, mtime) and ``format``. Writes are atomic (a temporary
+file, then ``os.replace``); an entry that does not load, does not match its
+recorded shape or whose data no longer matches its checksum (bytes changed
+inside a valid container) is recomputed with a logged warning. Features with
+NaN or infinite values are never stored: the file is named and the run stops.
 
 Distributed training: :meth:`FeatureCache.fill` computes every missing entry it
 is given, so under ``torchrun`` call it on the main process only, e.g.
@@ -44,7 +47,21 @@ from speechbrain_ptssnn.upstreams.storage import resolve_storage_dtype, storage_
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "speechbrain_ptssnn.features/1"
+#: entry format (part of the folder key): 2 added the data checksum
+FORMAT = "speechbrain_ptssnn.features/2"
+
+
+def data_checksum(feats):
+    """SHA-256 of a tensor's bytes (as stored: dtype and layout included).
+
+    Example
+    -------
+    >>> data_checksum(torch.zeros(2, 3, dtype=torch.float16))[:16]
+    '15ec7bf0b50732b4'
+    """
+    data = feats.detach().cpu().contiguous().view(torch.uint8).numpy()
+    return hashlib.sha256(data).hexdigest()
+
 
 def _upstream_identity(upstream):
     identity = getattr(upstream, "identity", None)
@@ -199,6 +216,8 @@ class FeatureCache:
             return None, f"its features have shape {list(feats.shape)}"
         if feats.dtype != self.storage_dtype:
             return None, f"its features are {feats.dtype}, not {self.storage_dtype}"
+        if data.get("sha256") != data_checksum(feats):
+            return None, "its feature data does not match its checksum (bytes changed on disk)"
         if data.get("audio", {}).get("path") != audio["path"]:
             return None, "it belongs to another audio file"
         return feats.to(torch.float32), None
@@ -216,7 +235,8 @@ class FeatureCache:
         """The features of one utterance, from the cache or computed now.
 
         A missing entry is computed and stored; a corrupt one (truncated,
-        unreadable, wrong shape) is recomputed with a warning.
+        unreadable, wrong shape, data not matching its checksum) is recomputed
+        with a warning.
 
         Arguments
         ---------
@@ -331,16 +351,23 @@ class FeatureCache:
                     f"the upstream returned features of shape {list(feats.shape)} for "
                     f"{wav_path}; expected [frames, {self.output_size}]"
                 )
-            stored = feats.to(self.storage_dtype)
-            if not bool(torch.isfinite(stored).all()) and bool(torch.isfinite(feats).all()):
+            bad = int(feats.numel() - torch.isfinite(feats).sum())
+            if bad:
+                raise ValueError(
+                    f"{wav_path}: the upstream's features hold {bad} non-finite values (NaN "
+                    f"or infinity) among {feats.numel()}; refusing to cache them"
+                )
+            stored = feats.to(self.storage_dtype).contiguous()
+            if not bool(torch.isfinite(stored).all()):
                 raise ValueError(
                     f"features of {wav_path} overflow {self.storage_dtype}; use "
                     "storage_dtype='float32'"
                 )
             self._write(entry, {
                 "format": FORMAT,
-                "feats": stored.contiguous(),
+                "feats": stored,
                 "shape": list(stored.shape),
+                "sha256": data_checksum(stored),
                 "audio": audio,
                 "upstream": self.key,
             })

@@ -57,7 +57,8 @@ def main(argv=None):
     Returns
     -------
     int
-        Exit status: 0, or 1 if any file failed.
+        Exit status: 0; 1 if any file failed; 2 if the model does not load
+        (e.g. ``--source`` names no folder).
 
     Example
     -------
@@ -77,10 +78,14 @@ def main(argv=None):
     # Anything libraries print while loading or running goes to stderr, so
     # that stdout holds only the results (valid JSON with --json).
     with contextlib.redirect_stdout(sys.stderr):
-        model = EmotionRecognizer.from_hparams(
-            source=args.source, savedir=args.savedir, overrides=overrides,
-            run_opts={"device": args.device},
-        )
+        try:
+            model = EmotionRecognizer.from_hparams(
+                source=args.source, savedir=args.savedir, overrides=overrides,
+                run_opts={"device": args.device},
+            )
+        except (OSError, ValueError) as error:
+            print(f"ptssnn-classify: error: --source: {error}", file=sys.stderr)
+            return 2
         bar = tqdm(args.files, desc="Classifying", unit="file", file=sys.stderr,
                    disable=args.no_progress or len(args.files) < 2, dynamic_ncols=True)
         for path in bar:

@@ -14,6 +14,7 @@ from speechbrain.inference.interfaces import Pretrained
 from speechbrain_ptssnn.dataprep.audio import SAMPLE_RATE
 from speechbrain_ptssnn.dataprep.audio import load_audio as read_audio
 from speechbrain_ptssnn.lobes.masking import check_lengths, lengths_to_mask, masked_mean
+from speechbrain_ptssnn.upstreams.funasr_loading import looks_like_path
 from speechbrain_ptssnn.upstreams.storage import resolve_storage_dtype, round_to_storage_dtype
 
 logger = logging.getLogger(__name__)
@@ -144,7 +145,18 @@ class EmotionRecognizer(Pretrained):
                              f"has {n_classes} outputs")
         encoder.expect_len(len(encoder))
         self.labels = list(encoder.decode_ndim(range(len(encoder))))
+        self._check_feature_size()
         self._check_upstream_weights()
+
+    def _check_feature_size(self):
+        """The upstream's features must be as wide as those the adapter was trained on."""
+        produced = getattr(self.mods.upstream, "output_size", None)
+        expected = getattr(self.mods.adapter, "input_size", None)
+        if produced is not None and expected is not None and int(produced) != int(expected):
+            raise ValueError(
+                f"the upstream gives {produced}-dim features but the adapter was trained on "
+                f"{expected}-dim ones: this model pairs the adapter with an upstream it never saw"
+            )
 
     # ----------------------------------------------------------- loading
     @classmethod
@@ -172,7 +184,21 @@ class EmotionRecognizer(Pretrained):
         -------
         EmotionRecognizer
             The loaded model.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``source`` names a local folder (a path, not a ``user/repo``
+            hub id) that does not exist.
         """
+        if isinstance(source, (str, os.PathLike)):
+            path = os.fspath(source)
+            if not os.path.isdir(path) and (looks_like_path(path) or path.count("/") != 1):
+                raise FileNotFoundError(
+                    f"no such folder: {path} (a model source is an existing local folder, "
+                    "e.g. one written by python -m speechbrain_ptssnn.export, or a hub id "
+                    "user/repo)"
+                )
         overrides = dict(overrides or {})
         ours = isinstance(source, (str, os.PathLike)) and "pretrained_path" not in overrides
         if ours:
@@ -295,8 +321,12 @@ class EmotionRecognizer(Pretrained):
         feats = torch.cat(pieces, dim=0)
         if feats.shape[0] == 0:
             raise ValueError(f"the audio ({num_samples} samples) gave no upstream frames")
+        bad = int(feats.numel() - torch.isfinite(feats).sum())
+        if bad:
+            raise ValueError(f"the upstream's features hold {bad} non-finite values (NaN or "
+                             "infinity); refusing to classify them")
         rounded = round_to_storage_dtype(feats, self.storage_dtype)
-        if not bool(torch.isfinite(rounded).all()) and bool(torch.isfinite(feats).all()):
+        if not bool(torch.isfinite(rounded).all()):
             raise ValueError(f"the features overflow the storage dtype {self.storage_dtype}")
         return rounded
 
@@ -328,6 +358,14 @@ class EmotionRecognizer(Pretrained):
         batch, max_samples = wavs.shape
         if batch == 0 or max_samples == 0:
             raise ValueError("the batch holds no audio")
+        finite = torch.isfinite(wavs)
+        if not bool(finite.all()):
+            bad = (~finite).sum(dim=-1).tolist()
+            which = ", ".join(f"utterance {i}: {n}" for i, n in enumerate(bad) if n)
+            raise ValueError(
+                f"the waveforms hold {sum(bad)} non-finite samples (NaN or infinity) "
+                f"({which}); refusing to classify them"
+            )
         wav_lens = check_lengths(wav_lens, batch)
         if wav_lens is None:
             n_samples = [max_samples] * batch
@@ -368,7 +406,11 @@ class EmotionRecognizer(Pretrained):
             ``learn_output_scale``).
         """
         feats, feat_lens = self.compute_features_batch(wavs, wav_lens)
-        return self.mods.adapter(feats, feat_lens).float()
+        logits = self.mods.adapter(feats, feat_lens).float()
+        if not bool(torch.isfinite(logits).all()):
+            raise ValueError("the adapter's outputs are not finite (NaN or infinity): its "
+                             "weights are broken; refusing to give a label")
+        return logits
 
     @torch.no_grad()
     def encode_batch(self, wavs, wav_lens=None):

@@ -249,3 +249,47 @@ def feature_encoder_layers(model_conf):
     ):
         raise ValueError(f"feature_encoder_spec is not a list of (channels, kernel, stride): {spec!r}")
     return layers
+
+
+#: Feature size of the published emotion2vec models, by hub name (ModelScope
+#: ``iic/<name>`` or Hugging Face ``emotion2vec/<name>``).
+PUBLISHED_FEATURE_SIZES = {
+    "emotion2vec_base": 768,
+    "emotion2vec_plus_seed": 768,
+    "emotion2vec_plus_base": 768,
+    "emotion2vec_plus_large": 1024,
+}
+
+
+def emotion2vec_feature_size(source):
+    """The feature size an emotion2vec source gives, known without loading it.
+
+    Arguments
+    ---------
+    source : str
+        A local model directory (its ``config.yaml`` is read) or a hub id.
+
+    Returns
+    -------
+    int or None
+        ``embed_dim``; None when it cannot be known (an unpublished hub id,
+        a directory without a readable ``config.yaml``).
+
+    Example
+    -------
+    >>> emotion2vec_feature_size("iic/emotion2vec_plus_large"), emotion2vec_feature_size("me/x")
+    (1024, None)
+    """
+    import os
+
+    import yaml
+
+    source = os.fspath(source)
+    if os.path.isdir(source):
+        try:
+            with open(os.path.join(source, "config.yaml"), encoding="utf-8") as stream:
+                size = (yaml.safe_load(stream) or {}).get("model_conf", {}).get("embed_dim")
+        except (OSError, yaml.YAMLError, AttributeError):
+            return None
+        return int(size) if size is not None else None
+    return PUBLISHED_FEATURE_SIZES.get(source.rstrip("/").split("/")[-1])

@@ -5,7 +5,9 @@ utterances are available, before training starts), ``load(wav_path)`` (the
 features of one utterance, ``[frames, dim]`` float32), ``output_size`` and
 ``identity()``. :class:`PrecomputedFeatures` is the one that computes nothing:
 it reads ``.npy`` files written by another tool (for example
-``tools/whisper_features.py``: 384-dim Whisper-tiny frames) and checks them.
+``tools/whisper_features.py``: 384-dim Whisper-tiny frames) and checks them:
+a file that is not ``.npy`` (no NumPy header), of the wrong shape or dtype, or
+holding NaN or infinite values is refused, named, with the count of bad values.
 """
 
 import os
@@ -18,6 +20,9 @@ from speechbrain_ptssnn.upstreams.storage import (
     round_to_storage_dtype,
     storage_dtype_name,
 )
+
+#: how every ``.npy`` file starts
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 class PrecomputedFeatures:
@@ -119,6 +124,24 @@ class PrecomputedFeatures:
             rel = real_rel
         return os.path.join(self.features_folder, os.path.splitext(rel)[0] + ".npy")
 
+    @staticmethod
+    def _read(path, mmap_mode=None):
+        """The array of a ``.npy`` file; a file that is not one is named as such."""
+        try:
+            with open(path, "rb") as stream:
+                magic = stream.read(len(_NPY_MAGIC))
+        except OSError as error:
+            raise ValueError(f"{path}: not a readable .npy file ({error})") from error
+        if magic != _NPY_MAGIC:
+            raise ValueError(
+                f"{path}: not a .npy file (it does not start with NumPy's header, "
+                f"{_NPY_MAGIC!r})"
+            )
+        try:
+            return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+        except Exception as error:
+            raise ValueError(f"{path}: not a readable .npy file ({error})") from error
+
     def _check_array(self, path, array):
         if array.ndim != 2 or array.shape[1] != self.input_size or array.shape[0] == 0:
             raise ValueError(
@@ -129,12 +152,18 @@ class PrecomputedFeatures:
             raise ValueError(
                 f"precomputed features must be float32 or float16: {path} holds {array.dtype}"
             )
+        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        if bad:
+            raise ValueError(
+                f"{path}: the precomputed features hold {bad} non-finite values (NaN or "
+                f"infinity) among {array.size}; refusing to use them"
+            )
 
     def fill(self, wav_paths):
-        """Checks up front that every feature file exists and has the right shape.
+        """Checks up front that every feature file exists, has the right shape and is finite.
 
-        Only the ``.npy`` headers are read (memory-mapped), so this is fast; it
-        makes a missing or wrong file fail before training starts.
+        The files are memory-mapped and scanned once for NaN or infinite
+        values; a missing or wrong file fails before training starts.
 
         Arguments
         ---------
@@ -152,7 +181,8 @@ class PrecomputedFeatures:
         FileNotFoundError
             If feature files are missing (the first ones are named).
         ValueError
-            If a file is unreadable or not ``[frames, input_size]`` float (named).
+            If a file is unreadable, not ``.npy``, not ``[frames, input_size]``
+            float, or holds non-finite values (named).
         """
         paths = sorted({os.path.abspath(os.fspath(p)) for p in wav_paths})
         missing = []
@@ -161,10 +191,7 @@ class PrecomputedFeatures:
             if not os.path.isfile(feature_path):
                 missing.append(feature_path)
                 continue
-            try:
-                array = np.load(feature_path, mmap_mode="r", allow_pickle=False)
-            except Exception as error:
-                raise ValueError(f"{feature_path}: not a readable .npy file ({error})") from error
+            array = self._read(feature_path, mmap_mode="r")
             self._check_array(feature_path, array)
             del array
         if missing:
@@ -194,10 +221,7 @@ class PrecomputedFeatures:
             raise FileNotFoundError(
                 f"precomputed features not found: {feature_path} (for {os.fspath(wav_path)})"
             )
-        try:
-            array = np.load(feature_path, allow_pickle=False)
-        except Exception as error:
-            raise ValueError(f"{feature_path}: not a readable .npy file ({error})") from error
+        array = self._read(feature_path)
         self._check_array(feature_path, array)
         feats = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
         return round_to_storage_dtype(feats, self.storage_dtype)
