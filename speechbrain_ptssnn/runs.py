@@ -12,6 +12,7 @@ A recipe's ``output_folder`` holds::
     fold_<k>/label_encoder.txt
     fold_<k>/predictions.csv                one row per test utterance
     fold_<k>/metrics.json                   WA, UA, F1, recall, confusion: the fold is finished
+    fold_<k>/calibration.json               the temperature fitted on valid; NLL and ECE before/after
     summary.json, summary.md                every fold, mean and std
     confusion.csv, confusion.png            summed over folds
 
@@ -33,6 +34,7 @@ TRAIN_LOG = "train_log.txt"
 LABEL_ENCODER = "label_encoder.txt"
 PREDICTIONS = "predictions.csv"
 METRICS_FILE = "metrics.json"
+CALIBRATION_FILE = "calibration.json"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 

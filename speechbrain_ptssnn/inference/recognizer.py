@@ -13,6 +13,8 @@ from speechbrain.inference.interfaces import Pretrained
 
 from speechbrain_ptssnn.dataprep.audio import SAMPLE_RATE
 from speechbrain_ptssnn.dataprep.audio import load_audio as read_audio
+from speechbrain_ptssnn.inference.onnx_adapter import ADAPTER_BACKENDS
+from speechbrain_ptssnn.inference.segments import stream_segments
 from speechbrain_ptssnn.lobes.masking import check_lengths, lengths_to_mask, masked_mean
 from speechbrain_ptssnn.upstreams.storage import resolve_storage_dtype, round_to_storage_dtype
 
@@ -82,9 +84,14 @@ class EmotionRecognizer(Pretrained):
     feat_lens)``, e.g. :class:`~speechbrain_ptssnn.upstreams.Emotion2vec`)
     and ``adapter`` (a :class:`~speechbrain_ptssnn.lobes.PTSSNN`), and the keys
     ``label_encoder``, ``storage_dtype`` (of the training features), and
-    optionally ``sample_rate`` (16000) and ``max_chunk_seconds`` (30; None
-    disables chunking). See the module documentation for how audio is
-    processed, chunked and scored.
+    optionally ``sample_rate`` (16000), ``max_chunk_seconds`` (30; None
+    disables chunking), ``temperature`` (1: the logits are divided by it
+    before the softmax; the export stores the one fitted on the fold's
+    validation part), ``adapter_backend`` (``"torch"``, or ``"onnx"``: the
+    logits come from ``onnx_adapter``, an
+    :class:`~speechbrain_ptssnn.inference.onnx_adapter.OnnxAdapter` the
+    ``pretrainer`` loaded with ``adapter.onnx``). See the module documentation
+    for how audio is processed, chunked and scored.
 
     Arguments
     ---------
@@ -144,7 +151,26 @@ class EmotionRecognizer(Pretrained):
                              f"has {n_classes} outputs")
         encoder.expect_len(len(encoder))
         self.labels = list(encoder.decode_ndim(range(len(encoder))))
+        self.temperature = float(getattr(hp, "temperature", 1.0) or 1.0)
+        if not self.temperature > 0:
+            raise ValueError(f"the temperature must be positive, got {self.temperature}")
+        self.adapter_backend = getattr(hp, "adapter_backend", "torch") or "torch"
         self._check_upstream_weights()
+
+    @property
+    def adapter_backend(self):
+        """What computes the logits: ``"torch"`` (the adapter module) or ``"onnx"`` (onnxruntime)."""
+        return self._adapter_backend
+
+    @adapter_backend.setter
+    def adapter_backend(self, backend):
+        if backend not in ADAPTER_BACKENDS:
+            raise ValueError(f"unknown adapter backend {backend!r}; expected one of "
+                             f"{ADAPTER_BACKENDS}")
+        if backend == "onnx" and getattr(self.hparams, "onnx_adapter", None) is None:
+            raise ValueError("this model has no adapter.onnx: export it with --onnx "
+                             "(python -m speechbrain_ptssnn.export RUN OUT --onnx)")
+        self._adapter_backend = backend
 
     # ----------------------------------------------------------- loading
     @classmethod
@@ -166,13 +192,23 @@ class EmotionRecognizer(Pretrained):
             HyperPyYAML overrides, e.g. ``{"max_chunk_seconds": 10}``.
         **kwargs
             Passed to ``Pretrained.from_hparams``: ``savedir``,
-            ``run_opts={"device": ...}``, ``fetch_config``, ...
+            ``run_opts={"device": ...}``, ``fetch_config``, ...; and
+            ``backend``: ``"torch"`` or ``"onnx"`` replaces the export's
+            ``adapter_backend``.
 
         Returns
         -------
         EmotionRecognizer
             The loaded model.
         """
+        backend = kwargs.pop("backend", None)
+        model = cls._from_hparams(source, hparams_file, overrides, **kwargs)
+        if backend is not None:
+            model.adapter_backend = backend
+        return model
+
+    @classmethod
+    def _from_hparams(cls, source, hparams_file, overrides, **kwargs):
         overrides = dict(overrides or {})
         ours = isinstance(source, (str, os.PathLike)) and "pretrained_path" not in overrides
         if ours:
@@ -368,7 +404,13 @@ class EmotionRecognizer(Pretrained):
             ``learn_output_scale``).
         """
         feats, feat_lens = self.compute_features_batch(wavs, wav_lens)
+        if self.adapter_backend == "onnx":
+            return self.hparams.onnx_adapter(feats.cpu(), feat_lens.cpu()).to(feats.device)
         return self.mods.adapter(feats, feat_lens).float()
+
+    def posteriors(self, logits):
+        """Calibrated log-posteriors of logits: ``log_softmax(logits / temperature)``."""
+        return torch.log_softmax(logits.float() / self.temperature, dim=-1)
 
     @torch.no_grad()
     def encode_batch(self, wavs, wav_lens=None):
@@ -409,37 +451,44 @@ class EmotionRecognizer(Pretrained):
         Returns
         -------
         out_prob : torch.Tensor
-            ``[batch, n_classes]``: the softmax of the logits (nearly uniform,
-            see the module documentation), as training's ``predictions.csv``.
+            ``[batch, n_classes]``: calibrated log-posteriors,
+            ``log_softmax(logits / temperature)`` (SpeechBrain's
+            ``EncoderClassifier`` convention; ``out_prob.exp()`` are the
+            probabilities).
         score : torch.Tensor
-            ``[batch]``: the probability of the chosen class.
+            ``[batch]``: the log-posterior of the chosen class.
         index : torch.Tensor
             ``[batch]``: the chosen class (arg max; the first one on ties).
         text_lab : list of str
             The chosen labels.
         """
         logits = self.compute_logits(wavs, wav_lens)
-        out_prob = torch.softmax(logits, dim=-1)
-        index = torch.argmax(out_prob, dim=-1)
-        score = out_prob.gather(-1, index.unsqueeze(-1)).squeeze(-1)
+        out_prob = self.posteriors(logits)
+        score, index = torch.max(out_prob, dim=-1)
         text_lab = self.hparams.label_encoder.decode_torch(index.cpu())
         return out_prob, score, index, list(text_lab)
 
-    def classify_file(self, path, **kwargs):
-        """Classifies one audio file (any rate, mono or multichannel).
+    def classify_file(self, path, segment_seconds=None, hop_seconds=None, **kwargs):
+        """Classifies one audio file (any rate, mono or multichannel), whole or in segments.
 
         Arguments
         ---------
         path : str or os.PathLike
             The audio file.
+        segment_seconds : float, optional
+            Classify segments of this length instead of the whole file
+            (:meth:`classify_segments`): the file is streamed, never loaded whole.
+        hop_seconds : float, optional
+            Time between segment starts (default ``segment_seconds``).
         **kwargs
             Passed to :meth:`load_audio` (``savedir``).
 
         Returns
         -------
-        tuple
+        tuple or list of dict
             ``(out_prob, score, index, text_lab)`` with a batch of one, as
-            :meth:`classify_batch`.
+            :meth:`classify_batch`; with ``segment_seconds``, the segments
+            (see :meth:`classify_segments`).
 
         Raises
         ------
@@ -447,44 +496,119 @@ class EmotionRecognizer(Pretrained):
             For a missing, unreadable, empty or too short file; the message
             names the file.
         """
+        if segment_seconds is not None:
+            return self.classify_segments(path, segment_seconds, hop_seconds)
         wav = self.load_audio(path, **kwargs)
         try:
             return self.classify_batch(wav.unsqueeze(0), torch.ones(1))
         except ValueError as error:
             raise ValueError(f"{os.fspath(path)}: {error}") from error
 
-    def predict_file(self, path, **kwargs):
+    def classify_segments(self, path, segment_seconds, hop_seconds=None):
+        """Emotion over time: classifies segments of a file, streamed from disk.
+
+        Segments of ``segment_seconds`` start every ``hop_seconds``; the last
+        one ends with the file (see :mod:`speechbrain_ptssnn.inference.segments`).
+        Each is read on its own, resampled, put through the upstream once and
+        classified, so memory does not grow with the file's length.
+
+        Arguments
+        ---------
+        path : str or os.PathLike
+            The audio file.
+        segment_seconds : float
+            Segment length (at least one upstream frame).
+        hop_seconds : float, optional
+            Time between segment starts (default ``segment_seconds``).
+
+        Returns
+        -------
+        list of dict
+            In time order: ``start`` and ``end`` (seconds), ``label``,
+            ``index``, ``score`` (its calibrated log-posterior),
+            ``probabilities`` (label -> calibrated probability) and ``rates``
+            (label -> logit).
+
+        Raises
+        ------
+        FileNotFoundError, ValueError
+            For a missing or unreadable file, or segments too short for the
+            upstream (the file is named).
+        """
+        segments = []
+        for start, end, wav in stream_segments(path, segment_seconds, hop_seconds,
+                                               self.sample_rate):
+            try:
+                logits = self.compute_logits(wav.unsqueeze(0), torch.ones(1))[0].cpu()
+            except ValueError as error:
+                raise ValueError(f"{os.fspath(path)} [{start:.2f}-{end:.2f} s]: {error}") from error
+            segments.append({"start": start, "end": end, **self._decision(logits)})
+        return segments
+
+    def _decision(self, logits):
+        """Label, index, score (log-posterior), probabilities and rates of one utterance's logits."""
+        log_posteriors = self.posteriors(logits)
+        index = int(torch.argmax(log_posteriors))
+        return {
+            "label": self.labels[index],
+            "index": index,
+            "score": float(log_posteriors[index]),
+            "probabilities": {lab: float(p) for lab, p in zip(self.labels, log_posteriors.exp())},
+            "rates": {lab: float(r) for lab, r in zip(self.labels, logits)},
+        }
+
+    def predict_file(self, path, segment_seconds=None, hop_seconds=None, **kwargs):
         """Classifies one file into a JSON-friendly dictionary.
 
         Arguments
         ---------
         path : str or os.PathLike
             The audio file.
+        segment_seconds, hop_seconds : float, optional
+            Also (with ``segment_seconds``: instead) classify segments, as
+            :meth:`classify_segments`; the file's entry is then the mean of
+            the segments' probabilities, and the file is streamed.
         **kwargs
             Passed to :meth:`load_audio`.
 
         Returns
         -------
         dict
-            ``file``, ``label``, ``index``, ``score``, ``probabilities`` and
-            ``rates`` (label -> value), ``seconds`` and ``chunks``.
+            ``file``, ``label``, ``index``, ``score`` (the label's calibrated
+            probability), ``probabilities`` (label -> calibrated probability),
+            ``rates`` (label -> logit), ``seconds`` and ``chunks``; with
+            ``segment_seconds``, ``segments``: ``start``, ``end``, ``label``
+            and ``probabilities`` of each (no ``rates`` or ``chunks`` for the file).
         """
+        if segment_seconds is not None:
+            return self._predict_segments(path, segment_seconds, hop_seconds)
         wav = self.load_audio(path, **kwargs)
         try:
             logits = self.compute_logits(wav.unsqueeze(0), torch.ones(1))[0].cpu()
         except ValueError as error:
             raise ValueError(f"{os.fspath(path)}: {error}") from error
-        probabilities = torch.softmax(logits, dim=-1)
-        index = int(torch.argmax(probabilities))
+        decision = self._decision(logits)
+        decision["score"] = decision["probabilities"][decision["label"]]
+        return {
+            "file": os.fspath(path),
+            **decision,
+            "seconds": wav.shape[0] / self.sample_rate,
+            "chunks": len(chunk_bounds(wav.shape[0], self.max_chunk_samples)),
+        }
+
+    def _predict_segments(self, path, segment_seconds, hop_seconds):
+        segments = self.classify_segments(path, segment_seconds, hop_seconds)
+        mean = torch.tensor([list(s["probabilities"].values()) for s in segments]).mean(dim=0)
+        index = int(torch.argmax(mean))
         return {
             "file": os.fspath(path),
             "label": self.labels[index],
             "index": index,
-            "score": float(probabilities[index]),
-            "probabilities": {lab: float(p) for lab, p in zip(self.labels, probabilities)},
-            "rates": {lab: float(r) for lab, r in zip(self.labels, logits)},
-            "seconds": wav.shape[0] / self.sample_rate,
-            "chunks": len(chunk_bounds(wav.shape[0], self.max_chunk_samples)),
+            "score": float(mean[index]),
+            "probabilities": {lab: float(p) for lab, p in zip(self.labels, mean)},
+            "seconds": segments[-1]["end"],
+            "segments": [{key: s[key] for key in ("start", "end", "label", "probabilities")}
+                         for s in segments],
         }
 
     def forward(self, wavs, wav_lens=None):
