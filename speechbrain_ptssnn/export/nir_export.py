@@ -67,7 +67,7 @@ _HOST_PARTS = {
     "saturation": "soft saturation (LayerNorm, tanh)",
     "encoder": "spike encoder (batch norm, PLIF)",
     "attention": "spiking linear attention (needs the whole utterance)",
-    "bias_generator": "homeostatic bias (from the attention's prompts or the mean spikes)",
+    "bias_generator": "homeostatic bias",
     "classifier": "classifier (Linear, PLIF) and its read-out (mean firing rate, tie-break)",
 }
 
@@ -174,6 +174,12 @@ def nir_graph(adapter, dt=DT):
         graph, chip, layout = _blocks_graph(adapter, dt)
         host_modules = [name for name in _HOST_PARTS if getattr(adapter, name, None) is not None]
         host = [_HOST_PARTS[name] for name in host_modules]
+        if "bias_generator" in host_modules:
+            source = {"full": "the attention's output prompts",
+                      "no_prompt": "the mean attention output",
+                      "no_attention": "the mean spikes of the last block"}[adapter.variant]
+            host[host_modules.index("bias_generator")] = (
+                f"homeostatic bias (from {source}, over the whole utterance)")
     chip_parameters = sum(p.numel() for name, p in adapter.named_parameters()
                           if adapter.variant == "vanilla" or name.startswith("blocks."))
     split = {
