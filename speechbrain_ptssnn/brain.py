@@ -243,7 +243,8 @@ class PTSSNNBrain(sb.Brain):
         targets : torch.Tensor
             ``[n]`` class indices.
         """
-        loader = self.make_dataloader(dataset, stage=sb.Stage.TEST, **(loader_kwargs or {}))
+        loader = self.make_dataloader(dataset, stage=sb.Stage.TEST, ckpt_prefix=None,
+                                      **(loader_kwargs or {}))
         adapter = self.modules.adapter
         if isinstance(adapter, torch.nn.parallel.DistributedDataParallel):
             adapter = adapter.module

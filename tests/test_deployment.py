@@ -376,3 +376,13 @@ def test_the_console_script_prints_segments_and_plots_them(deployed, tmp_path, c
     table = capsys.readouterr().out.splitlines()
     assert table[0].startswith(f"{wav}\t") and table[1].split()[:3] == ["start", "end", "label"]
     assert len(table) == 2 + 3 and table[2].split()[:2] == ["0.00", "2.00"]
+
+
+def test_a_plain_torch_layer_runs_on_every_backend():
+    torch.manual_seed(0)
+    current = torch.randn(2, 50, 6) * 2
+    reference = PLIF()(current)
+    plain = PLIF(backend="torch")
+    for backend in ("torch", "auto", "fused"):
+        plain.backend = backend  # a TorchPLIFNode: fused where it applies, else plain torch
+        assert torch.equal(plain(current), reference)

@@ -78,7 +78,7 @@ def main(argv=None):
               f"{info['onnx']['max_logit_difference']:.3g} on the example batch")
     if "nir" in info:
         trip = info["nir"]["round_trip"]
-        print(f"adapter.nir: chip {'(whole)' if info['nir']['whole'] else ''} "
+        print(f"adapter.nir: chip{' (the whole adapter)' if info['nir']['whole'] else ''}: "
               f"{'; '.join(info['nir']['chip'])} | host: {'; '.join(info['nir']['host'])}; "
               f"round trip on a generated utterance: {trip['flipped_spikes']} of "
               f"{trip['spikes']} spikes differ")

@@ -123,12 +123,12 @@ class PLIF(torch.nn.Module):
             Binary spikes, same shape and dtype as ``current``.
         """
         time_first = current.transpose(0, 1)
-        if self.backend == "torch":
-            spikes = torch_plif(self.node, time_first).transpose(0, 1)
-        elif self._fused(time_first):
+        if self.backend != "torch" and self._fused(time_first):
             from speechbrain_ptssnn.lobes.fused_plif import fused_plif
 
             spikes = fused_plif(self.node, time_first).transpose(0, 1)
+        elif self.backend == "torch" or isinstance(self.node, TorchPLIFNode):
+            spikes = torch_plif(self.node, time_first).transpose(0, 1)
         else:
             self.node.reset()
             spikes = self.node(time_first).transpose(0, 1)

@@ -26,6 +26,7 @@ importing SpikingJelly.
 
 import math
 import warnings
+from typing import List
 
 import torch
 
@@ -38,16 +39,16 @@ with warnings.catch_warnings():  # torch.jit.script is deprecated, not yet repla
                   decay_input: bool) -> torch.Tensor:
         """Spikes of PLIF neurons over ``current`` ``[time, ...]``, from a resting membrane."""
         v = torch.zeros_like(current[0])
-        spikes = torch.empty_like(current)
+        spikes: List[torch.Tensor] = []  # a list, not writes into one tensor: cheaper in ONNX
         for t in range(current.shape[0]):
             if decay_input:
                 h = v + (current[t] - v) * q
             else:
                 h = v - v * q + current[t]
             s = (h - threshold >= 0.0).to(current.dtype)
-            spikes[t] = s
+            spikes.append(s)
             v = h * (1.0 - s)
-        return spikes
+        return torch.stack(spikes)
 
 
 class _SigmoidHeaviside(torch.autograd.Function):
