@@ -243,8 +243,9 @@ class PTSSNNBrain(sb.Brain):
         targets : torch.Tensor
             ``[n]`` class indices.
         """
-        loader = self.make_dataloader(dataset, stage=sb.Stage.TEST, ckpt_prefix=None,
-                                      **(loader_kwargs or {}))
+        # not a recoverable of the checkpointer (evaluate() sets this in its kwargs too)
+        loader_kwargs = {**(loader_kwargs or {}), "ckpt_prefix": None}
+        loader = self.make_dataloader(dataset, stage=sb.Stage.TEST, **loader_kwargs)
         adapter = self.modules.adapter
         if isinstance(adapter, torch.nn.parallel.DistributedDataParallel):
             adapter = adapter.module
