@@ -111,9 +111,9 @@ def torch_neurons(adapter):
 
     Example
     -------
-    >>> node = read_tagged_yaml("a: !new:speechbrain_ptssnn.lobes.PTSSNN\n  neuron: "
-    ...     "!name:speechbrain_ptssnn.lobes.PLIF\n    surrogate: !name:spikingjelly.x.Sigmoid\n")["a"]
-    >>> dict(torch_neurons(node)["neuron"])
+    >>> text = ("a: !new:speechbrain_ptssnn.lobes.PTSSNN\\n  neuron: !name:speechbrain_ptssnn.lobes.PLIF"
+    ...         "\\n    surrogate: !name:spikingjelly.x.Sigmoid\\n")
+    >>> dict(torch_neurons(read_tagged_yaml(text)["a"])["neuron"])
     {'backend': 'torch'}
     """
     node = node_copy(adapter)

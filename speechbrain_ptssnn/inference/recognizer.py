@@ -103,7 +103,7 @@ class EmotionRecognizer(Pretrained):
     Example
     -------
     >>> model = EmotionRecognizer.from_hparams("exported_model", savedir="tmp")  # doctest: +SKIP
-    >>> probabilities, score, index, label = model.classify_file("angry.wav")  # doctest: +SKIP
+    >>> log_posteriors, score, index, label = model.classify_file("angry.wav")  # doctest: +SKIP
     >>> label  # doctest: +SKIP
     ['angry']
 
@@ -118,8 +118,8 @@ class EmotionRecognizer(Pretrained):
     >>> hparams = {"label_encoder": label_encoder_for(["angry", "sad"]),
     ...            "storage_dtype": "float16"}
     >>> model = EmotionRecognizer(modules, hparams, run_opts={"device": "cpu"})
-    >>> probabilities, score, index, label = model.classify_batch(torch.randn(3, 8000))
-    >>> probabilities.shape, score.shape, index.shape, len(label)
+    >>> log_posteriors, score, index, label = model.classify_batch(torch.randn(3, 8000))
+    >>> log_posteriors.shape, score.shape, index.shape, len(label)
     (torch.Size([3, 2]), torch.Size([3]), torch.Size([3]), 3)
     >>> model.encode_batch(torch.randn(2, 8000)).shape
     torch.Size([2, 8])
