@@ -6,6 +6,13 @@ from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 
+EXPORT = [
+    "onnx>=1.17",
+    "onnxruntime>=1.20",
+    "nir>=1.0.7",  # SpikingJelly 2.0's nir_exchange
+    "nirtorch>=2.6",
+]
+
 setup(
     name="speechbrain-ptssnn",
     version="0.2.0",
@@ -39,7 +46,11 @@ setup(
         "numba",  # the fused PLIF recurrence (already required by funasr's librosa)
         "matplotlib",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    extras_require={
+        # python -m speechbrain_ptssnn.export --onnx / --nir, and the ONNX backend of inference
+        "export": EXPORT,
+        "test": ["pytest>=8", *EXPORT],
+    },
     entry_points={
         "console_scripts": ["ptssnn-classify=speechbrain_ptssnn.inference.cli:main"],
     },

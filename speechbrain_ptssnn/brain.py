@@ -329,6 +329,42 @@ class PTSSNNBrain(sb.Brain):
             rows.append([utt_id, labels[target], labels[predicted], *probs])
         return rows
 
+    @torch.no_grad()
+    def collect_logits(self, dataset, loader_kwargs=None):
+        """The adapter's logits and the targets over a dataset (evaluation mode, no augmentation).
+
+        Runs the adapter as it is now (after ``evaluate``: the checkpoint the
+        test used), outside any DDP wrapper, so the main process can call it alone.
+
+        Arguments
+        ---------
+        dataset : speechbrain.dataio.dataset.DynamicItemDataset
+            Items with ``feats`` and ``emo_encoded``.
+        loader_kwargs : dict, optional
+            Data loader options (``batch_size``, ...).
+
+        Returns
+        -------
+        logits : torch.Tensor
+            ``[n, n_classes]`` float32 on the CPU, in the dataset's order.
+        targets : torch.Tensor
+            ``[n]`` class indices.
+        """
+        # not a recoverable of the checkpointer (evaluate() sets this in its kwargs too)
+        loader_kwargs = {**(loader_kwargs or {}), "ckpt_prefix": None}
+        loader = self.make_dataloader(dataset, stage=sb.Stage.TEST, **loader_kwargs)
+        adapter = self.modules.adapter
+        if isinstance(adapter, torch.nn.parallel.DistributedDataParallel):
+            adapter = adapter.module
+        adapter.eval()
+        logits, targets = [], []
+        for batch in loader:
+            batch = batch.to(self.device)
+            feats, lengths = batch.feats
+            logits.append(adapter(feats, lengths).detach().float().cpu())
+            targets.append(batch.emo_encoded[0].reshape(-1).cpu())
+        return torch.cat(logits), torch.cat(targets)
+
     def write_test_results(self, folder=None):
         """Writes the last test's ``predictions.csv`` and ``metrics.json`` (main process only).
 

@@ -48,8 +48,10 @@ from speechbrain_ptssnn.dataprep.folds import PROTOCOLS
 from speechbrain_ptssnn.dataprep.manifest import read_manifest
 from speechbrain_ptssnn.dataprep.prepare import preparation_fingerprint, select_emotions
 from speechbrain_ptssnn.features import make_feature_source
+from speechbrain_ptssnn.metrics import calibration_summary, fit_temperature
 from speechbrain_ptssnn.runs import (
     BEST_METRICS,
+    CALIBRATION_FILE,
     CROSS_CORPUS,
     FINGERPRINT_FILE,
     HPARAMS_FILE,
@@ -629,11 +631,56 @@ class Experiment:
             )
 
     def fold_finished(self, fold, brain):
-        """After a fold's test: its efficiency report, with ``efficiency_report: True``."""
+        """After a fold's test: its temperature (:meth:`calibrate`), and its efficiency
+        report with ``efficiency_report: True`` (main process only)."""
+        if if_main_process():
+            self.calibrate(fold, brain)
         if brain.hparams.efficiency_report and if_main_process():
             from speechbrain_ptssnn.report import efficiency_report
 
             efficiency_report(self.output_folder, fold=fold, device=str(brain.device))
+
+    def calibrate(self, fold, brain):
+        """Fits the fold's temperature on its validation part; writes ``calibration.json``.
+
+        One scalar ``T`` (:func:`~speechbrain_ptssnn.metrics.fit_temperature`:
+        the NLL of ``softmax(logits / T)`` on the validation part, with the
+        checkpoint the test used), and the NLL and ECE (10 bins) of the
+        validation and test parts before and after it. The test predictions
+        (``predictions.csv``, ``metrics.json``) are not changed: the
+        temperature rescales probabilities, never the decision. The export
+        stores ``T`` with the model.
+
+        Returns
+        -------
+        dict
+            What was written.
+        """
+        hparams = vars(brain.hparams)
+        # the fold's filled encoder, read directly: dataio_prep's load_or_create would wait at
+        # a DDP barrier that the other processes never reach (this runs on the main one only)
+        datasets = {
+            split: manifest_dataset(
+                os.path.join(hparams["fold_folder"], f"{split}.json"), self.feature_source,
+                hparams["label_encoder"], data_root=hparams.get("data_folder"),
+            )
+            for split in ("valid", "test")
+        }
+        options = hparams.get("dataloader_options") or {}
+        valid_logits, valid_targets = brain.collect_logits(datasets["valid"], options)
+        test_logits, test_targets = brain.collect_logits(datasets["test"], options)
+        temperature = fit_temperature(valid_logits, valid_targets)
+        result = {
+            "temperature": temperature,
+            "fitted_on": "valid",
+            "bins": 10,
+            "valid": calibration_summary(valid_logits, valid_targets, temperature),
+            "test": calibration_summary(test_logits, test_targets, temperature),
+        }
+        write_json(os.path.join(fold_folder(self.output_folder, fold), CALIBRATION_FILE), result)
+        logger.info("fold %d: temperature %.4g (test ECE %.2f %% -> %.2f %%)", fold, temperature,
+                    result["test"]["ece_before"], result["test"]["ece_after"])
+        return result
 
     def write_summary(self):
         """Writes the summary of every finished fold (main process only)."""

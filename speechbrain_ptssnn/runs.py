@@ -15,6 +15,7 @@ A recipe's ``output_folder`` holds::
     fold_<k>/label_encoder.txt
     fold_<k>/predictions.csv                one row per test utterance
     fold_<k>/metrics.json                   WA, UA, F1, recall, confusion: the fold is finished
+    fold_<k>/calibration.json               the temperature fitted on valid; NLL and ECE before/after
     summary.json, summary.md                every fold, mean and std
     confusion.csv, confusion.png            summed over folds
     cross_corpus/{train,valid}.json         --test_corpora: the training corpus's shared classes
@@ -45,6 +46,7 @@ TRAIN_LOG = "train_log.txt"
 LABEL_ENCODER = "label_encoder.txt"
 PREDICTIONS = "predictions.csv"
 METRICS_FILE = "metrics.json"
+CALIBRATION_FILE = "calibration.json"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 #: the cross-corpus stage's folder, and ``--fold=cross_corpus`` (that stage only)

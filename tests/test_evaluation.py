@@ -348,7 +348,8 @@ def test_an_emotion2vec_plus_upstream_is_flagged_on_the_corpora_it_was_trained_o
             "storage_dtype": "float16", "parameters": 10, "max_chunk_seconds": 30,
             "metrics": {"WA": 50.0, "UA": 50.0, "F1": 50.0, "count": 2}, "options": {},
             "best_metric": "UA", "summary": summary, "selection": "fold", "repo_id": None,
-            "out_folder": "/x/out", "checkpoint_meta": {}, "checkpoint": "/x/CKPT", "warnings": []}
+            "out_folder": "/x/out", "checkpoint_meta": {}, "checkpoint": "/x/CKPT", "warnings": [],
+            "temperature": 1.0}
     assert f"**Warning: {LEAKAGE_WARNING}.**" in model_card(info)
     clean = dict(info, upstream_source="iic/emotion2vec_base", summary={})
     assert LEAKAGE_WARNING not in model_card(clean)

@@ -173,12 +173,15 @@ def test_predictions_equal_the_training_evaluation(trained, model):
     assert model.labels == LABELS
     predicted = []
     for row in rows:
-        probabilities, score, index, label = model.classify_file(manifest[row["id"]]["wav"])
-        assert probabilities.shape == (1, 7) and score.shape == index.shape == (1,)
+        wav = manifest[row["id"]]["wav"]
+        log_posteriors, score, index, label = model.classify_file(wav)
+        assert log_posteriors.shape == (1, 7) and score.shape == index.shape == (1,)
         expected = torch.tensor([float(row[f"p_{lab}"]) for lab in LABELS])
         assert label == [row["predicted"]], row["id"]
-        assert torch.allclose(probabilities[0], expected, atol=2e-6), row["id"]
-        assert float(score[0]) == pytest.approx(float(probabilities[0].max()))
+        logits = model.compute_logits(model.load_audio(wav).unsqueeze(0))
+        assert torch.allclose(torch.softmax(logits[0], -1), expected, atol=2e-6), row["id"]
+        assert torch.allclose(log_posteriors, torch.log_softmax(logits / model.temperature, -1))
+        assert float(score[0]) == pytest.approx(float(log_posteriors[0].max()))
         predicted.append(label[0])
     assert len(set(predicted)) > 1, "a degenerate model proves nothing"
 
@@ -372,9 +375,12 @@ def test_a_gated_filterbank_run_exports_and_reproduces_its_evaluation(trained, t
         rows = list(csv.DictReader(stream))
     manifest = json.loads((run / "fold_2" / "test.json").read_text())
     for row in rows:
-        probabilities, _, _, label = recognizer.classify_file(manifest[row["id"]]["wav"])
+        wav = manifest[row["id"]]["wav"]
+        _, _, _, label = recognizer.classify_file(wav)
+        logits = recognizer.compute_logits(recognizer.load_audio(wav).unsqueeze(0))[0]
         expected = torch.tensor([float(row[f"p_{lab}"]) for lab in LABELS])
-        assert label == [row["predicted"]] and torch.allclose(probabilities[0], expected, atol=2e-6)
+        assert label == [row["predicted"]]
+        assert torch.allclose(torch.softmax(logits, -1), expected, atol=2e-6)
 
 
 def test_an_upstream_module_from_the_hparams_is_exported_as_training_wrapped_it():

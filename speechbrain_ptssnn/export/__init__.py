@@ -4,7 +4,7 @@ Usage::
 
     python -m speechbrain_ptssnn.export RUN_FOLDER OUT_FOLDER [--fold K | --best]
         [--repo_id USER/NAME] [--upstream KIND] [--upstream_source SRC]
-        [--max_chunk_seconds S] [--force]
+        [--max_chunk_seconds S] [--force] [--onnx] [--nir]
 
 ``RUN_FOLDER`` is a recipe's ``output_folder`` (``hyperparams.yaml``,
 ``summary.json``, ``fold_<k>/...``). ``--fold K`` exports fold K;
@@ -24,7 +24,17 @@ training evaluated: the best by the run's ``best_metric`` on validation
   (``torch.load(..., weights_only=True)`` reads it);
 * ``label_encoder.txt`` -- the fold's label encoder;
 * ``custom_interface.py`` -- for SpeechBrain's ``foreign_class``;
-* ``README.md`` -- a model card: results, usage, licences, the trust warning.
+* ``README.md`` -- a model card: results, usage, licences, the trust warning,
+  the calibration (and the ONNX check and NIR host/chip split when written);
+* with ``--onnx``: ``adapter.onnx`` (:mod:`~speechbrain_ptssnn.export.onnx_export`),
+  the model's adapter backend (``adapter_backend: onnx``, PLIF layers on the
+  plain-PyTorch backend: inference needs neither SpikingJelly nor Numba);
+* with ``--nir``: ``adapter.nir`` and ``adapter_nir.json``
+  (:mod:`~speechbrain_ptssnn.export.nir_export`): the spiking part as a NIR
+  graph, and what runs on the chip and on the host.
+
+``hyperparams.yaml`` also holds ``temperature``, fitted on the fold's
+validation part after training (``fold_<k>/calibration.json``; 1 without one).
 
 The export checks that the weights load strictly into the adapter its
 ``hyperparams.yaml`` builds, and never pairs the adapter with an upstream it was

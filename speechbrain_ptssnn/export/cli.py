@@ -33,6 +33,13 @@ def _parser():
     parser.add_argument("--max_chunk_seconds", type=float, default=30.0,
                         help="longest audio the upstream sees at once (default 30; 0: no limit)")
     parser.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    parser.add_argument("--onnx", action="store_true",
+                        help="also write adapter.onnx (checked with onnxruntime) and make it the "
+                        "model's adapter backend: inference then needs neither SpikingJelly nor "
+                        "Numba")
+    parser.add_argument("--nir", action="store_true",
+                        help="also write adapter.nir (the spiking part as a NIR graph, checked by "
+                        "a round trip) and adapter_nir.json (the host/chip split)")
     return parser
 
 
@@ -60,13 +67,25 @@ def main(argv=None):
             args.run_folder, args.out_folder, fold=args.fold, repo_id=args.repo_id,
             upstream=args.upstream, upstream_source=args.upstream_source,
             max_chunk_seconds=args.max_chunk_seconds or None, force=args.force,
+            onnx=args.onnx, nir=args.nir,
         )
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, NotImplementedError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     how = "--fold" if args.fold is not None else "best test UA"
     print(f"exported fold {info['fold']} ({how}; test UA {pct(info['metrics']['UA'])} %) of "
-          f"{info['run_folder']} to {info['out_folder']}: " + ", ".join(FILES))
+          f"{info['run_folder']} to {info['out_folder']}: " + ", ".join(info.get("files", FILES)))
+    print(f"temperature {info['temperature']:.4g}"
+          + ("" if info.get("calibration") else " (the fold has no calibration.json)"))
+    if "onnx" in info:
+        print(f"adapter.onnx: largest logit difference to PyTorch "
+              f"{info['onnx']['max_logit_difference']:.3g} on the example batch")
+    if "nir" in info:
+        trip = info["nir"]["round_trip"]
+        print(f"adapter.nir: chip{' (the whole adapter)' if info['nir']['whole'] else ''}: "
+              f"{'; '.join(info['nir']['chip'])} | host: {'; '.join(info['nir']['host'])}; "
+              f"round trip on a generated utterance: {trip['flipped_spikes']} of "
+              f"{trip['spikes']} spikes differ")
     for warning in info["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     return 0

@@ -17,6 +17,11 @@ INTERFACE = "custom_interface.py"
 CARD = "README.md"
 #: the files of an exported model folder
 FILES = (HYPERPARAMS, WEIGHTS, LABELS, INTERFACE, CARD)
+#: written with --onnx: the adapter for onnxruntime
+ONNX_FILE = "adapter.onnx"
+#: written with --nir: the spiking part as a NIR graph, and what runs where
+NIR_FILE = "adapter.nir"
+NIR_SPLIT = "adapter_nir.json"
 
 HPARAMS_TEMPLATE = "hyperparams.yaml"
 MODEL_CARD_TEMPLATE = "model_card.md"

@@ -14,7 +14,7 @@ import glob
 import os
 import string
 
-from speechbrain_ptssnn.export.hub_files import HPARAMS_TEMPLATE, template_text
+from speechbrain_ptssnn.export.hub_files import HPARAMS_TEMPLATE, ONNX_FILE, template_text
 from speechbrain_ptssnn.export.hub_yaml import (
     check_exportable,
     fill_slot,
@@ -29,6 +29,9 @@ from speechbrain_ptssnn.runs import read_json
 from speechbrain_ptssnn.upstreams.emotion2vec_conf import emotion2vec_feature_size
 
 _EMOTION2VEC = "!new:speechbrain_ptssnn.upstreams.emotion2vec.Emotion2vec"
+_ONNX_ADAPTER = "!new:speechbrain_ptssnn.inference.onnx_adapter.OnnxAdapter"
+_ONNX_HOOK = "!name:speechbrain_ptssnn.inference.load_onnx_adapter"
+_PLIF_TAGS = ("speechbrain_ptssnn.lobes.PLIF", "speechbrain_ptssnn.lobes.neurons.PLIF")
 _WAVEFORM_FEATURES = "!new:speechbrain_ptssnn.upstreams.waveform.WaveformFeatures"
 
 
@@ -80,11 +83,69 @@ def hub_hparams(info, settings, fingerprint, upstream, adapter):
     )
     document = read_tagged_yaml(text)
     slots = {key: {key: value} for key, value in settings.items()}
-    slots.update(upstream_weights=fingerprint, upstream=upstream, adapter={"adapter": adapter})
+    onnx = settings.get("adapter_backend") == "onnx"
+    slots.update(upstream_weights=fingerprint, upstream=upstream, adapter={"adapter": adapter},
+                 onnx_adapter={"onnx_adapter": tagged(_ONNX_ADAPTER)} if onnx else {})
     for key, entries in slots.items():
         fill_slot(document, key, entries)
+    if onnx:
+        pretrainer = document["pretrainer"]
+        pretrainer["loadables"]["onnx_adapter"] = ref("<onnx_adapter>")
+        pretrainer["paths"]["onnx_adapter"] = ref(f"<pretrained_path>/{ONNX_FILE}")
+        pretrainer["custom_hooks"]["onnx_adapter"] = tagged(_ONNX_HOOK)
     check_exportable(document)
     return document
+
+
+def torch_neurons(adapter):
+    """The adapter's node with every PLIF layer on the plain-PyTorch backend, SpikingJelly-free.
+
+    For exports that run without SpikingJelly and Numba (``--onnx``): each
+    ``!name:speechbrain_ptssnn.lobes.PLIF`` gets ``backend: torch`` and loses a
+    SpikingJelly ``surrogate`` (gradients only; the spikes are the same); an
+    adapter without a ``neuron`` entry gets one.
+
+    Raises
+    ------
+    ValueError
+        If the node still names SpikingJelly afterwards.
+
+    Example
+    -------
+    >>> text = ("a: !new:speechbrain_ptssnn.lobes.PTSSNN\\n  neuron: !name:speechbrain_ptssnn.lobes.PLIF"
+    ...         "\\n    surrogate: !name:spikingjelly.x.Sigmoid\\n")
+    >>> dict(torch_neurons(read_tagged_yaml(text)["a"])["neuron"])
+    {'backend': 'torch'}
+    """
+    node = node_copy(adapter)
+    if "neuron" not in node:
+        node["neuron"] = tagged("!name:" + _PLIF_TAGS[0], {})
+    _torch_neurons(node)
+    from speechbrain_ptssnn.export.hub_yaml import dump_yaml
+
+    if "spikingjelly" in dump_yaml({"adapter": node}):
+        raise ValueError("the adapter's hparams name SpikingJelly outside its PLIF neurons: "
+                         "it cannot be exported to run without SpikingJelly")
+    return node
+
+
+def _torch_neurons(node):
+    if isinstance(node, dict):
+        for key in list(node):
+            value = node[key]
+            tag = (tag_of(value) or "").split(":", 1)[-1]
+            if tag in _PLIF_TAGS and not isinstance(value, dict):
+                node[key] = value = tagged(tag_of(value), {})
+            if tag in _PLIF_TAGS:
+                surrogate = tag_of(value.get("surrogate")) or ""
+                if surrogate.split(":", 1)[-1].startswith("spikingjelly."):
+                    del value["surrogate"]
+                value["backend"] = "torch"
+            else:
+                _torch_neurons(value)
+    elif isinstance(node, list):
+        for item in node:
+            _torch_neurons(item)
 
 
 def settings_entries(info, input_size, n_classes, sample_rate, pretrained_path):
@@ -94,6 +155,8 @@ def settings_entries(info, input_size, n_classes, sample_rate, pretrained_path):
         "sample_rate": int(sample_rate),
         "storage_dtype": info["storage_dtype"],
         "max_chunk_seconds": info["max_chunk_seconds"],
+        "temperature": float(info.get("temperature", 1.0)),
+        "adapter_backend": str(info.get("adapter_backend", "torch")),
         "input_size": int(input_size),
         "n_classes": int(n_classes),
     }

@@ -66,7 +66,7 @@ def model_card(info):
     """
     fields = {}
     for section in (_model_fields, _results_fields, _usage_fields, _licence_fields,
-                    _training_fields):
+                    _training_fields, _deployment_fields):
         fields.update(section(info))
     return string.Template(template_text(MODEL_CARD_TEMPLATE)).substitute(fields)
 
@@ -233,3 +233,53 @@ def _training_fields(info):
         "warnings": ("\n\n## Warnings\n\n" + "\n".join(f"* {w}" for w in info["warnings"])
                      if info["warnings"] else ""),
     }
+
+
+def _deployment_fields(info):
+    """Calibration, ONNX and NIR: the temperature, and the extra files when exported."""
+    calibration = info.get("calibration") or {}
+    test = calibration.get("test") or {}
+    lines = ["## Calibration, ONNX and NIR", ""]
+    if calibration:
+        lines.append(
+            f"* **Calibration**: temperature {info['temperature']:.4g}, fitted on the fold's "
+            f"validation part ({calibration.get('valid', {}).get('count', '?')} utterances). "
+            f"On its test part, expected calibration error (10 bins) "
+            f"{pct(test.get('ece_before', float('nan')))} % before, "
+            f"{pct(test.get('ece_after', float('nan')))} % after; negative log-likelihood "
+            f"{test.get('nll_before', float('nan')):.3f} before, "
+            f"{test.get('nll_after', float('nan')):.3f} after.")
+    else:
+        lines.append("* **Calibration**: none (the run has no `calibration.json`): temperature 1.")
+    onnx = info.get("onnx")
+    if onnx:
+        lines.append(
+            "* **ONNX**: `adapter.onnx` (inputs `feats` [batch, frames, dim] and `lengths` "
+            "[batch], output `logits`, before the temperature; frames a dynamic axis) runs the "
+            "adapter through onnxruntime, the model's default (`adapter_backend: onnx`): "
+            "inference needs neither SpikingJelly nor Numba. `backend=\"torch\"` or "
+            "`ptssnn-classify --backend torch` uses PyTorch instead. Largest logit difference to "
+            f"PyTorch on the export's check: {onnx['max_logit_difference']:.2g}.")
+    nir = info.get("nir")
+    if nir:
+        trip = nir.get("round_trip", {})
+        where = ("The whole adapter maps to the chip" if nir["whole"]
+                 else "Host/chip split of this adapter")
+        lines += [
+            f"* **NIR**: `adapter.nir` (NIR's HDF5 format, one step per upstream frame, dt "
+            f"{nir['dt']:g} s) holds the spiking part; `adapter_nir.json` describes its input "
+            f"stream ({nir['input']['channels']} channels, {nir['input']['steps']} steps) and "
+            f"output (lag {nir['output']['lag']} step). {where}:",
+            "",
+            "  | runs on | what | parameters | neurons |",
+            "  |---|---|---:|---:|",
+            f"  | chip (NIR graph) | {'; '.join(nir['chip'])} | {nir['parameters']['chip']:,} "
+            f"| {nir['neurons']['chip']:,} |",
+            f"  | host | {'; '.join(nir['host'])} | {nir['parameters']['host']:,} "
+            f"| {nir['neurons']['host']:,} |",
+            "",
+            f"  Round trip (imported back through nirtorch, on a generated utterance): "
+            f"{trip.get('flipped_spikes', '?')} of {trip.get('spikes', '?')} spikes differ "
+            f"from PyTorch's.",
+        ]
+    return {"deployment": "\n".join(lines) + "\n", "temperature": f"{info['temperature']:.4g}"}

@@ -5,7 +5,9 @@ home); every file of the model folder is written atomically
 (:mod:`speechbrain_ptssnn.atomic`).
 """
 
+import json
 import os
+import shutil
 
 import torch
 
@@ -16,6 +18,9 @@ from speechbrain_ptssnn.export.hub_files import (
     INTERFACE,
     INTERFACE_TEMPLATE,
     LABELS,
+    NIR_FILE,
+    NIR_SPLIT,
+    ONNX_FILE,
     WEIGHTS,
     template_text,
 )
@@ -25,10 +30,12 @@ from speechbrain_ptssnn.export.hub_hparams import (
     fingerprint_entries,
     hub_hparams,
     settings_entries,
+    torch_neurons,
 )
 from speechbrain_ptssnn.export.hub_yaml import dump_yaml, read_tagged_yaml, tag_of
 from speechbrain_ptssnn.export.model_card import model_card
 from speechbrain_ptssnn.runs import (
+    CALIBRATION_FILE,
     HPARAMS_FILE,
     LABEL_ENCODER,
     METRICS_FILE,
@@ -99,6 +106,8 @@ def export_run(
     upstream_source=None,
     max_chunk_seconds=30.0,
     force=False,
+    onnx=False,
+    nir=False,
 ):
     """Exports one fold of a finished run into a hub-ready model folder.
 
@@ -122,12 +131,23 @@ def export_run(
         Longest audio the upstream sees at once at inference (None: no limit).
     force : bool
         Overwrite the model files in a non-empty ``out_folder``.
+    onnx : bool
+        Also write ``adapter.onnx`` (:mod:`~speechbrain_ptssnn.export.onnx_export`),
+        checked against PyTorch with onnxruntime, and make it the model's
+        ``adapter_backend`` (its PLIF layers on the plain-PyTorch backend, so
+        loading needs neither SpikingJelly nor Numba).
+    nir : bool
+        Also write ``adapter.nir`` and ``adapter_nir.json``, the spiking part as
+        a NIR graph and the host/chip split (:mod:`~speechbrain_ptssnn.export.nir_export`).
 
     Returns
     -------
     dict
         What was exported: ``fold``, ``checkpoint``, ``labels``,
-        ``upstream_source``, ``metrics``, ``out_folder``, ``warnings``, ...
+        ``upstream_source``, ``metrics``, ``temperature``, ``out_folder``,
+        ``warnings``, ``files``, and with ``onnx``/``nir`` their checks
+        (``onnx``: ``max_logit_difference`` on the example; ``nir``: the split
+        and the round trip on a generated utterance), ...
 
     Raises
     ------
@@ -152,13 +172,57 @@ def export_run(
     choice = choose_upstream(hparams, upstream, upstream_source)
     info = _export_info(run, chosen, fold is None, trained, choice, repo_id, out_folder,
                         max_chunk_seconds)
+    if onnx:
+        info["adapter_backend"] = "onnx"
+        adapter = torch_neurons(adapter)
     settings = settings_entries(info, input_size, len(trained["labels"]),
                                 hparams.get("sample_rate", 16000), repo_id or out_folder)
     fingerprint = fingerprint_entries(choice["fingerprint"])
     document = hub_hparams(info, settings, fingerprint, choice["entries"], adapter)
-    _check_weights({**settings, **fingerprint, "adapter": adapter}, trained, run["hparams_path"])
-    _write_folder(out_folder, force, trained, document, info)
+    module = _check_weights({**settings, **fingerprint, "adapter": adapter}, trained,
+                            run["hparams_path"])
+    _check_out_folder(out_folder, force)
+    extra = _deployment_files(module, onnx, nir, info)
+    _write_folder(out_folder, force, trained, document, info, extra)
     return info
+
+
+def _deployment_files(adapter, onnx, nir, info):
+    """Writes adapter.onnx / adapter.nir into a temporary folder; returns name -> temporary path.
+
+    Fills ``info["onnx"]`` and ``info["nir"]`` with their checks, before the
+    model card is written from ``info``.
+    """
+    import tempfile
+
+    files = {}
+    if not (onnx or nir):
+        return files
+    folder = tempfile.mkdtemp(prefix="ptssnn-export-")
+    adapter = adapter.eval()
+    if onnx:
+        from speechbrain_ptssnn.export.onnx_export import (
+            example_inputs,
+            export_onnx,
+            onnx_max_difference,
+        )
+
+        path = export_onnx(adapter, os.path.join(folder, ONNX_FILE))
+        feats, lengths = example_inputs(adapter.input_size, batch=3, frames=97)
+        info["onnx"] = {"file": ONNX_FILE, "inputs": ["feats", "lengths"], "output": "logits",
+                        "max_logit_difference": onnx_max_difference(adapter, path, feats, lengths)}
+        files[ONNX_FILE] = path
+    if nir:
+        from speechbrain_ptssnn.export.nir_export import check_round_trip, write_nir
+
+        graph_path = os.path.join(folder, NIR_FILE)
+        split = write_nir(adapter, graph_path)
+        split["round_trip"] = check_round_trip(adapter, graph_path)
+        split_path = os.path.join(folder, NIR_SPLIT)
+        write_text(split_path, json.dumps(split, indent=2) + "\n")
+        info["nir"] = split
+        files.update({NIR_FILE: graph_path, NIR_SPLIT: split_path})
+    return files
 
 
 def read_run(run_folder):
@@ -219,8 +283,10 @@ def read_fold(run_folder, fold, best_metric):
                          f"{metrics['labels']}")
     checkpoint = best_checkpoint(folder, best_metric)
     weights = checkpoint.paramfiles["adapter"]
+    calibration = read_json(os.path.join(folder, CALIBRATION_FILE))
     return {"metrics": metrics, "labels": labels, "checkpoint": checkpoint,
-            "best_metric": best_metric, "weights": weights, "state": _plain_state_dict(weights)}
+            "best_metric": best_metric, "weights": weights, "state": _plain_state_dict(weights),
+            "calibration": calibration}
 
 
 def _plain_state_dict(path):
@@ -255,6 +321,9 @@ def _export_info(run, fold, best, trained, choice, repo_id, out_folder, max_chun
         "max_chunk_seconds": max_chunk_seconds,
         "warnings": choice["warnings"],
         "parameters": sum(v.numel() for v in trained["state"].values()),
+        "calibration": trained.get("calibration"),
+        "temperature": float((trained.get("calibration") or {}).get("temperature", 1.0)),
+        "adapter_backend": "torch",
     }
 
 
@@ -270,14 +339,19 @@ def _check_weights(entries, trained, hparams_path):
     except ValueError as error:
         raise ValueError(f"the checkpoint does not fit the adapter of {hparams_path}: "
                          f"{error}") from error
+    return adapter
 
 
-def _write_folder(out_folder, force, trained, document, info):
-    """Writes the model folder's files, each atomically."""
-    from speechbrain_ptssnn.dataio import label_encoder_for
-
+def _check_out_folder(out_folder, force):
     if os.path.isdir(out_folder) and os.listdir(out_folder) and not force:
         raise ValueError(f"{out_folder} is not empty: choose another folder or pass --force")
+
+
+def _write_folder(out_folder, force, trained, document, info, extra=None):
+    """Writes the model folder's files, each atomically (``extra``: name -> a file to move in)."""
+    from speechbrain_ptssnn.dataio import label_encoder_for
+
+    _check_out_folder(out_folder, force)
     texts = {
         HYPERPARAMS: dump_yaml(document),
         INTERFACE: template_text(INTERFACE_TEMPLATE),
@@ -290,3 +364,8 @@ def _write_folder(out_folder, force, trained, document, info):
         label_encoder_for(trained["labels"]).save(tmp)
     for name, text in texts.items():
         write_text(os.path.join(out_folder, name), text)
+    for name, path in (extra or {}).items():
+        with atomic_path(os.path.join(out_folder, name)) as tmp:
+            shutil.copyfile(path, tmp)
+        os.remove(path)
+    info["files"] = sorted(os.listdir(out_folder))

@@ -6,7 +6,8 @@ like SpeechBrain's own ``EncoderClassifier``::
     from speechbrain_ptssnn.inference import EmotionRecognizer
 
     model = EmotionRecognizer.from_hparams(source="user/ptssnn-emodb", savedir="tmp/model")
-    probabilities, score, index, label = model.classify_file("angry.wav")
+    log_posteriors, score, index, label = model.classify_file("angry.wav")
+    segments = model.classify_file("interview.wav", segment_seconds=2.0, hop_seconds=1.0)
 
 or, without importing this module, through SpeechBrain's ``foreign_class``
 (the exported folder holds a ``custom_interface.py`` that imports it)::
@@ -49,11 +50,31 @@ attention is linear in length.
 Probabilities
 -------------
 The adapter's logits are firing rates in [0, 1] (unless the run was trained
-with ``learn_output_scale``), so their softmax, which is what
-:meth:`EmotionRecognizer.classify_batch` reports as probabilities (as
-training's ``predictions.csv`` does), is close to uniform: only its arg max,
-the label, is meaningful. :meth:`EmotionRecognizer.compute_logits` gives the
-rates themselves.
+with ``learn_output_scale``): their plain softmax is close to uniform. After
+training, each fold fits one temperature ``T`` on its validation part
+(``fold_<k>/calibration.json``, with the expected calibration error before and
+after); the export stores it as ``temperature``, and the probabilities are
+``softmax(logits / T)``. :meth:`EmotionRecognizer.classify_batch` returns them
+as SpeechBrain's ``EncoderClassifier`` does: ``out_prob`` the log-posteriors,
+``score`` the best log-posterior; ``ptssnn-classify --json`` prints the
+probabilities themselves. :meth:`EmotionRecognizer.compute_logits` gives the
+rates.
+
+Emotion over time
+-----------------
+``classify_file(path, segment_seconds=S, hop_seconds=H)`` (and
+``ptssnn-classify --segment S --hop H``) streams the file in segments of ``S``
+seconds every ``H`` seconds and classifies each alone, the upstream running
+once per segment: memory stays that of one segment for hour-long files
+(:mod:`~speechbrain_ptssnn.inference.segments`).
+
+ONNX
+----
+A model exported with ``--onnx`` holds ``adapter.onnx`` and computes its logits
+with onnxruntime (``adapter_backend: onnx``; ``backend="torch"`` or
+``ptssnn-classify --backend torch`` to use PyTorch): the adapter then needs
+neither SpikingJelly nor Numba (its hparams build the PLIF layers on the
+plain-PyTorch backend).
 
 Security
 --------
@@ -67,7 +88,9 @@ the command line.
 
 Modules: :mod:`~speechbrain_ptssnn.inference.recognizer` (the interface),
 :mod:`~speechbrain_ptssnn.inference.hooks` (the ``pretrainer``'s strict load
-hooks) and :mod:`~speechbrain_ptssnn.inference.cli` (the console script).
+hooks), :mod:`~speechbrain_ptssnn.inference.onnx_adapter` (onnxruntime),
+:mod:`~speechbrain_ptssnn.inference.segments` (streamed segments, their plot)
+and :mod:`~speechbrain_ptssnn.inference.cli` (the console script).
 """
 
 from speechbrain_ptssnn.inference.cli import main
@@ -76,6 +99,7 @@ from speechbrain_ptssnn.inference.hooks import (
     load_adapter_state,
     load_label_encoder,
 )
+from speechbrain_ptssnn.inference.onnx_adapter import OnnxAdapter, load_onnx_adapter
 from speechbrain_ptssnn.inference.recognizer import (
     DEFAULT_MAX_CHUNK_SECONDS,
     EmotionRecognizer,
@@ -88,6 +112,8 @@ __all__ = [
     "load_adapter_state",
     "load_label_encoder",
     "check_adapter_state",
+    "OnnxAdapter",
+    "load_onnx_adapter",
     "main",
     "DEFAULT_MAX_CHUNK_SECONDS",
 ]

@@ -15,9 +15,9 @@ def _parser():
         prog="ptssnn-classify",
         description="Classify the emotion of audio files with an exported PTS-SNN model "
         "(a hub id or a local folder written by `python -m speechbrain_ptssnn.export`). "
-        "Probabilities are the softmax of the adapter's firing rates, hence close to "
-        "uniform: the label (arg max) is what counts. Loading a model runs the code its "
-        "hyperparams.yaml names: only use sources you trust.",
+        "Probabilities are softmax(logits / T), with the temperature T the export fitted on "
+        "the fold's validation part (1 for models exported before calibration). Loading a "
+        "model runs the code its hyperparams.yaml names: only use sources you trust.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="audio files (any rate, mono or stereo)")
@@ -27,7 +27,18 @@ def _parser():
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--max_chunk_seconds", type=float, default=None,
                         help="longest audio the upstream sees at once (default: the model's, 30 s)")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="intra-op threads (torch and onnxruntime)")
+    parser.add_argument("--backend", choices=["torch", "onnx"], default=None,
+                        help="what runs the adapter: PyTorch, or onnxruntime on adapter.onnx "
+                        "(default: the export's choice)")
+    parser.add_argument("--segment", type=float, default=None, metavar="S",
+                        help="classify S-second segments (emotion over time); the file is "
+                        "streamed, never loaded whole")
+    parser.add_argument("--hop", type=float, default=None, metavar="H",
+                        help="seconds between segment starts (default: S)")
+    parser.add_argument("--plot", default=None, metavar="PNG",
+                        help="with --segment: plot the probabilities over time into this image")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
     return parser
@@ -35,19 +46,35 @@ def _parser():
 
 def _format_result(result):
     probs = "  ".join(f"{lab}={p:.4f}" for lab, p in result["probabilities"].items())
-    return f"{result['file']}\t{result['label']}\t{probs}"
+    line = f"{result['file']}\t{result['label']}\t{probs}"
+    if "segments" not in result:
+        return line
+    labels = list(result["probabilities"])
+    width = max(7, *(len(lab) for lab in labels))
+    header = f"{'start':>8} {'end':>8}  {'label':<{width}}" + "".join(
+        f" {lab:>{width}}" for lab in labels)
+    rows = [f"{s['start']:8.2f} {s['end']:8.2f}  {s['label']:<{width}}"
+            + "".join(f" {s['probabilities'][lab]:>{width}.3f}" for lab in labels)
+            for s in result["segments"]]
+    return "\n".join([line, header, *rows])
 
 
 def main(argv=None):
     """The ``ptssnn-classify`` console script.
 
     ``ptssnn-classify --source SRC FILE [FILE ...] [--json]`` prints, per
-    file, the label and the class probabilities (tab-separated), or with
-    ``--json`` one JSON document ``{"source", "labels", "results": [...]}``
-    whose results are :meth:`EmotionRecognizer.predict_file` dictionaries
-    (``{"file", "error"}`` for a file that failed). A tqdm progress bar goes
-    to stderr when there are several files. Files that fail are reported and
-    skipped.
+    file, the label and the calibrated class probabilities (tab-separated),
+    or with ``--json`` one JSON document ``{"source", "labels", "results":
+    [...]}`` whose results are :meth:`EmotionRecognizer.predict_file`
+    dictionaries, in input order (``{"file", "error"}`` for a file that
+    failed). With ``--segment S [--hop H]`` each file is streamed in segments:
+    a table of segments (start, end, label, probabilities) follows its line,
+    and in JSON each result gains ``"segments": [{"start", "end", "label",
+    "probabilities"}]`` (seconds), its own label being that of the mean
+    probabilities; ``--plot FILE.png`` draws the probabilities over time.
+    ``--backend onnx`` runs the adapter through onnxruntime. A tqdm progress
+    bar goes to stderr when there are several files. Files that fail are
+    reported and skipped.
 
     Arguments
     ---------
@@ -67,7 +94,12 @@ def main(argv=None):
     """
     from tqdm import tqdm
 
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.plot and args.segment is None:
+        parser.error("--plot needs --segment")
+    if args.hop is not None and args.segment is None:
+        parser.error("--hop needs --segment")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     stdout = sys.stdout
@@ -81,7 +113,7 @@ def main(argv=None):
         try:
             model = EmotionRecognizer.from_hparams(
                 source=args.source, savedir=args.savedir, overrides=overrides,
-                run_opts={"device": args.device},
+                run_opts={"device": args.device}, backend=args.backend,
             )
         except (OSError, ValueError) as error:
             print(f"ptssnn-classify: error: --source: {error}", file=sys.stderr)
@@ -90,7 +122,8 @@ def main(argv=None):
                    disable=args.no_progress or len(args.files) < 2, dynamic_ncols=True)
         for path in bar:
             try:
-                result = model.predict_file(path)
+                result = model.predict_file(path, segment_seconds=args.segment,
+                                            hop_seconds=args.hop)
             except (OSError, ValueError, RuntimeError) as error:
                 failed += 1
                 result = {"file": path, "error": str(error)}
@@ -100,6 +133,12 @@ def main(argv=None):
                 if not args.json:
                     bar.write(_format_result(result), file=stdout)
             results.append(result)
+    if args.plot:
+        from speechbrain_ptssnn.inference.segments import plot_segments
+
+        timelines = [(r["file"], r["segments"]) for r in results if "segments" in r]
+        if timelines:
+            plot_segments(timelines, args.plot)
     if args.json:
         document = {"source": str(args.source), "labels": model.labels, "results": results}
         json.dump(document, stdout, indent=2)

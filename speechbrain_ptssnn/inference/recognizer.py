@@ -13,6 +13,8 @@ from speechbrain.inference.interfaces import Pretrained
 
 from speechbrain_ptssnn.dataprep.audio import SAMPLE_RATE
 from speechbrain_ptssnn.dataprep.audio import load_audio as read_audio
+from speechbrain_ptssnn.inference.onnx_adapter import ADAPTER_BACKENDS
+from speechbrain_ptssnn.inference.segments import stream_segments
 from speechbrain_ptssnn.lobes.masking import check_lengths, lengths_to_mask, masked_mean
 from speechbrain_ptssnn.upstreams.funasr_loading import looks_like_path
 from speechbrain_ptssnn.upstreams.storage import resolve_storage_dtype, round_to_storage_dtype
@@ -83,9 +85,14 @@ class EmotionRecognizer(Pretrained):
     feat_lens)``, e.g. :class:`~speechbrain_ptssnn.upstreams.Emotion2vec`)
     and ``adapter`` (a :class:`~speechbrain_ptssnn.lobes.PTSSNN`), and the keys
     ``label_encoder``, ``storage_dtype`` (of the training features), and
-    optionally ``sample_rate`` (16000) and ``max_chunk_seconds`` (30; None
-    disables chunking). See the module documentation for how audio is
-    processed, chunked and scored.
+    optionally ``sample_rate`` (16000), ``max_chunk_seconds`` (30; None
+    disables chunking), ``temperature`` (1: the logits are divided by it
+    before the softmax; the export stores the one fitted on the fold's
+    validation part), ``adapter_backend`` (``"torch"``, or ``"onnx"``: the
+    logits come from ``onnx_adapter``, an
+    :class:`~speechbrain_ptssnn.inference.onnx_adapter.OnnxAdapter` the
+    ``pretrainer`` loaded with ``adapter.onnx``). See the module documentation
+    for how audio is processed, chunked and scored.
 
     Arguments
     ---------
@@ -97,7 +104,7 @@ class EmotionRecognizer(Pretrained):
     Example
     -------
     >>> model = EmotionRecognizer.from_hparams("exported_model", savedir="tmp")  # doctest: +SKIP
-    >>> probabilities, score, index, label = model.classify_file("angry.wav")  # doctest: +SKIP
+    >>> log_posteriors, score, index, label = model.classify_file("angry.wav")  # doctest: +SKIP
     >>> label  # doctest: +SKIP
     ['angry']
 
@@ -112,8 +119,8 @@ class EmotionRecognizer(Pretrained):
     >>> hparams = {"label_encoder": label_encoder_for(["angry", "sad"]),
     ...            "storage_dtype": "float16"}
     >>> model = EmotionRecognizer(modules, hparams, run_opts={"device": "cpu"})
-    >>> probabilities, score, index, label = model.classify_batch(torch.randn(3, 8000))
-    >>> probabilities.shape, score.shape, index.shape, len(label)
+    >>> log_posteriors, score, index, label = model.classify_batch(torch.randn(3, 8000))
+    >>> log_posteriors.shape, score.shape, index.shape, len(label)
     (torch.Size([3, 2]), torch.Size([3]), torch.Size([3]), 3)
     >>> model.encode_batch(torch.randn(2, 8000)).shape
     torch.Size([2, 8])
@@ -145,6 +152,10 @@ class EmotionRecognizer(Pretrained):
                              f"has {n_classes} outputs")
         encoder.expect_len(len(encoder))
         self.labels = list(encoder.decode_ndim(range(len(encoder))))
+        self.temperature = float(getattr(hp, "temperature", 1.0) or 1.0)
+        if not self.temperature > 0:
+            raise ValueError(f"the temperature must be positive, got {self.temperature}")
+        self.adapter_backend = getattr(hp, "adapter_backend", "torch") or "torch"
         self._check_feature_size()
         self._check_upstream_weights()
 
@@ -157,6 +168,21 @@ class EmotionRecognizer(Pretrained):
                 f"the upstream gives {produced}-dim features but the adapter was trained on "
                 f"{expected}-dim ones: this model pairs the adapter with an upstream it never saw"
             )
+
+    @property
+    def adapter_backend(self):
+        """What computes the logits: ``"torch"`` (the adapter module) or ``"onnx"`` (onnxruntime)."""
+        return self._adapter_backend
+
+    @adapter_backend.setter
+    def adapter_backend(self, backend):
+        if backend not in ADAPTER_BACKENDS:
+            raise ValueError(f"unknown adapter backend {backend!r}; expected one of "
+                             f"{ADAPTER_BACKENDS}")
+        if backend == "onnx" and getattr(self.hparams, "onnx_adapter", None) is None:
+            raise ValueError("this model has no adapter.onnx: export it with --onnx "
+                             "(python -m speechbrain_ptssnn.export RUN OUT --onnx)")
+        self._adapter_backend = backend
 
     # ----------------------------------------------------------- loading
     @classmethod
@@ -178,7 +204,9 @@ class EmotionRecognizer(Pretrained):
             HyperPyYAML overrides, e.g. ``{"max_chunk_seconds": 10}``.
         **kwargs
             Passed to ``Pretrained.from_hparams``: ``savedir``,
-            ``run_opts={"device": ...}``, ``fetch_config``, ...
+            ``run_opts={"device": ...}``, ``fetch_config``, ...; and
+            ``backend``: ``"torch"`` or ``"onnx"`` replaces the export's
+            ``adapter_backend``.
 
         Returns
         -------
@@ -191,6 +219,14 @@ class EmotionRecognizer(Pretrained):
             If ``source`` names a local folder (a path, not a ``user/repo``
             hub id) that does not exist.
         """
+        backend = kwargs.pop("backend", None)
+        model = cls._from_hparams(source, hparams_file, overrides, **kwargs)
+        if backend is not None:
+            model.adapter_backend = backend
+        return model
+
+    @classmethod
+    def _from_hparams(cls, source, hparams_file, overrides, **kwargs):
         if isinstance(source, (str, os.PathLike)):
             path = os.fspath(source)
             if not os.path.isdir(path) and (looks_like_path(path) or path.count("/") != 1):
@@ -406,11 +442,18 @@ class EmotionRecognizer(Pretrained):
             ``learn_output_scale``).
         """
         feats, feat_lens = self.compute_features_batch(wavs, wav_lens)
-        logits = self.mods.adapter(feats, feat_lens).float()
+        if self.adapter_backend == "onnx":
+            logits = self.hparams.onnx_adapter(feats.cpu(), feat_lens.cpu()).to(feats.device)
+        else:
+            logits = self.mods.adapter(feats, feat_lens).float()
         if not bool(torch.isfinite(logits).all()):
             raise ValueError("the adapter's outputs are not finite (NaN or infinity): its "
                              "weights are broken; refusing to give a label")
         return logits
+
+    def posteriors(self, logits):
+        """Calibrated log-posteriors of logits: ``log_softmax(logits / temperature)``."""
+        return torch.log_softmax(logits.float() / self.temperature, dim=-1)
 
     @torch.no_grad()
     def encode_batch(self, wavs, wav_lens=None):
@@ -451,37 +494,44 @@ class EmotionRecognizer(Pretrained):
         Returns
         -------
         out_prob : torch.Tensor
-            ``[batch, n_classes]``: the softmax of the logits (nearly uniform,
-            see the module documentation), as training's ``predictions.csv``.
+            ``[batch, n_classes]``: calibrated log-posteriors,
+            ``log_softmax(logits / temperature)`` (SpeechBrain's
+            ``EncoderClassifier`` convention; ``out_prob.exp()`` are the
+            probabilities).
         score : torch.Tensor
-            ``[batch]``: the probability of the chosen class.
+            ``[batch]``: the log-posterior of the chosen class.
         index : torch.Tensor
             ``[batch]``: the chosen class (arg max; the first one on ties).
         text_lab : list of str
             The chosen labels.
         """
         logits = self.compute_logits(wavs, wav_lens)
-        out_prob = torch.softmax(logits, dim=-1)
-        index = torch.argmax(out_prob, dim=-1)
-        score = out_prob.gather(-1, index.unsqueeze(-1)).squeeze(-1)
+        out_prob = self.posteriors(logits)
+        score, index = torch.max(out_prob, dim=-1)
         text_lab = self.hparams.label_encoder.decode_torch(index.cpu())
         return out_prob, score, index, list(text_lab)
 
-    def classify_file(self, path, **kwargs):
-        """Classifies one audio file (any rate, mono or multichannel).
+    def classify_file(self, path, segment_seconds=None, hop_seconds=None, **kwargs):
+        """Classifies one audio file (any rate, mono or multichannel), whole or in segments.
 
         Arguments
         ---------
         path : str or os.PathLike
             The audio file.
+        segment_seconds : float, optional
+            Classify segments of this length instead of the whole file
+            (:meth:`classify_segments`): the file is streamed, never loaded whole.
+        hop_seconds : float, optional
+            Time between segment starts (default ``segment_seconds``).
         **kwargs
             Passed to :meth:`load_audio` (``savedir``).
 
         Returns
         -------
-        tuple
+        tuple or list of dict
             ``(out_prob, score, index, text_lab)`` with a batch of one, as
-            :meth:`classify_batch`.
+            :meth:`classify_batch`; with ``segment_seconds``, the segments
+            (see :meth:`classify_segments`).
 
         Raises
         ------
@@ -489,44 +539,119 @@ class EmotionRecognizer(Pretrained):
             For a missing, unreadable, empty or too short file; the message
             names the file.
         """
+        if segment_seconds is not None:
+            return self.classify_segments(path, segment_seconds, hop_seconds)
         wav = self.load_audio(path, **kwargs)
         try:
             return self.classify_batch(wav.unsqueeze(0), torch.ones(1))
         except ValueError as error:
             raise ValueError(f"{os.fspath(path)}: {error}") from error
 
-    def predict_file(self, path, **kwargs):
+    def classify_segments(self, path, segment_seconds, hop_seconds=None):
+        """Emotion over time: classifies segments of a file, streamed from disk.
+
+        Segments of ``segment_seconds`` start every ``hop_seconds``; the last
+        one ends with the file (see :mod:`speechbrain_ptssnn.inference.segments`).
+        Each is read on its own, resampled, put through the upstream once and
+        classified, so memory does not grow with the file's length.
+
+        Arguments
+        ---------
+        path : str or os.PathLike
+            The audio file.
+        segment_seconds : float
+            Segment length (at least one upstream frame).
+        hop_seconds : float, optional
+            Time between segment starts (default ``segment_seconds``).
+
+        Returns
+        -------
+        list of dict
+            In time order: ``start`` and ``end`` (seconds), ``label``,
+            ``index``, ``score`` (its calibrated log-posterior),
+            ``probabilities`` (label -> calibrated probability) and ``rates``
+            (label -> logit).
+
+        Raises
+        ------
+        FileNotFoundError, ValueError
+            For a missing or unreadable file, or segments too short for the
+            upstream (the file is named).
+        """
+        segments = []
+        for start, end, wav in stream_segments(path, segment_seconds, hop_seconds,
+                                               self.sample_rate):
+            try:
+                logits = self.compute_logits(wav.unsqueeze(0), torch.ones(1))[0].cpu()
+            except ValueError as error:
+                raise ValueError(f"{os.fspath(path)} [{start:.2f}-{end:.2f} s]: {error}") from error
+            segments.append({"start": start, "end": end, **self._decision(logits)})
+        return segments
+
+    def _decision(self, logits):
+        """Label, index, score (log-posterior), probabilities and rates of one utterance's logits."""
+        log_posteriors = self.posteriors(logits)
+        index = int(torch.argmax(log_posteriors))
+        return {
+            "label": self.labels[index],
+            "index": index,
+            "score": float(log_posteriors[index]),
+            "probabilities": {lab: float(p) for lab, p in zip(self.labels, log_posteriors.exp())},
+            "rates": {lab: float(r) for lab, r in zip(self.labels, logits)},
+        }
+
+    def predict_file(self, path, segment_seconds=None, hop_seconds=None, **kwargs):
         """Classifies one file into a JSON-friendly dictionary.
 
         Arguments
         ---------
         path : str or os.PathLike
             The audio file.
+        segment_seconds, hop_seconds : float, optional
+            Also (with ``segment_seconds``: instead) classify segments, as
+            :meth:`classify_segments`; the file's entry is then the mean of
+            the segments' probabilities, and the file is streamed.
         **kwargs
             Passed to :meth:`load_audio`.
 
         Returns
         -------
         dict
-            ``file``, ``label``, ``index``, ``score``, ``probabilities`` and
-            ``rates`` (label -> value), ``seconds`` and ``chunks``.
+            ``file``, ``label``, ``index``, ``score`` (the label's calibrated
+            probability), ``probabilities`` (label -> calibrated probability),
+            ``rates`` (label -> logit), ``seconds`` and ``chunks``; with
+            ``segment_seconds``, ``segments``: ``start``, ``end``, ``label``
+            and ``probabilities`` of each (no ``rates`` or ``chunks`` for the file).
         """
+        if segment_seconds is not None:
+            return self._predict_segments(path, segment_seconds, hop_seconds)
         wav = self.load_audio(path, **kwargs)
         try:
             logits = self.compute_logits(wav.unsqueeze(0), torch.ones(1))[0].cpu()
         except ValueError as error:
             raise ValueError(f"{os.fspath(path)}: {error}") from error
-        probabilities = torch.softmax(logits, dim=-1)
-        index = int(torch.argmax(probabilities))
+        decision = self._decision(logits)
+        decision["score"] = decision["probabilities"][decision["label"]]
+        return {
+            "file": os.fspath(path),
+            **decision,
+            "seconds": wav.shape[0] / self.sample_rate,
+            "chunks": len(chunk_bounds(wav.shape[0], self.max_chunk_samples)),
+        }
+
+    def _predict_segments(self, path, segment_seconds, hop_seconds):
+        segments = self.classify_segments(path, segment_seconds, hop_seconds)
+        mean = torch.tensor([list(s["probabilities"].values()) for s in segments]).mean(dim=0)
+        index = int(torch.argmax(mean))
         return {
             "file": os.fspath(path),
             "label": self.labels[index],
             "index": index,
-            "score": float(probabilities[index]),
-            "probabilities": {lab: float(p) for lab, p in zip(self.labels, probabilities)},
-            "rates": {lab: float(r) for lab, r in zip(self.labels, logits)},
-            "seconds": wav.shape[0] / self.sample_rate,
-            "chunks": len(chunk_bounds(wav.shape[0], self.max_chunk_samples)),
+            "score": float(mean[index]),
+            "probabilities": {lab: float(p) for lab, p in zip(self.labels, mean)},
+            "seconds": segments[-1]["end"],
+            "segments": [{key: s[key] for key in ("start", "end", "label", "probabilities")}
+                         for s in segments],
         }
 
     def forward(self, wavs, wav_lens=None):

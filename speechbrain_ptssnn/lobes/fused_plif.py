@@ -35,8 +35,10 @@ import numpy
 import torch
 from spikingjelly.activation_based import surrogate
 
+from speechbrain_ptssnn.lobes.torch_plif import SigmoidSurrogate
+
 #: surrogate class → code used by the kernels
-SURROGATES = {surrogate.Sigmoid: 0, surrogate.ATan: 1}
+SURROGATES = {surrogate.Sigmoid: 0, surrogate.ATan: 1, SigmoidSurrogate: 0}
 
 
 @numba.njit(cache=True)

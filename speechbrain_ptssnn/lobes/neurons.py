@@ -13,14 +13,17 @@ reset equations (paper Eq. 1-3, with ``decay_input=True`` and a hard reset to
 with :math:`1/\\tau = \\mathrm{sigmoid}(w)` and ``w`` learned (one per layer).
 The Heaviside step :math:`\\Theta` is differentiated through a surrogate
 (a sigmoid of steepness 5 by default, as the paper).
+
+SpikingJelly and Numba are imported when a layer first needs them, so a layer
+built with ``backend="torch"`` (:mod:`speechbrain_ptssnn.lobes.torch_plif`)
+runs, and exports to ONNX, with neither installed.
 """
 
 import torch
-from spikingjelly.activation_based import neuron, surrogate
 
-from speechbrain_ptssnn.lobes.fused_plif import fusable, fused_plif
+from speechbrain_ptssnn.lobes.torch_plif import TorchPLIFNode, torch_plif
 
-BACKENDS = ("auto", "spikingjelly", "fused")
+BACKENDS = ("auto", "spikingjelly", "fused", "torch")
 
 
 class PLIF(torch.nn.Module):
@@ -37,9 +40,11 @@ class PLIF(torch.nn.Module):
         Initial membrane time constant (> 1).
     v_threshold : float
         Firing threshold.
-    surrogate : type
+    surrogate : type, optional
         A SpikingJelly surrogate-gradient class (``surrogate.Sigmoid``,
-        ``surrogate.ATan``, ...), instantiated with ``alpha=steepness``.
+        ``surrogate.ATan``, ...), instantiated with ``alpha=steepness``;
+        None: SpikingJelly's ``Sigmoid`` (with ``backend="torch"``, the same
+        sigmoid surrogate in plain PyTorch).
     steepness : float
         The surrogate's steepness ``alpha``.
     detach_reset : bool
@@ -53,7 +58,12 @@ class PLIF(torch.nn.Module):
         same neuron through one compiled loop per direction on the CPU
         (:mod:`speechbrain_ptssnn.lobes.fused_plif`; identical spikes and
         gradients, several times faster); ``"auto"``: fused where it applies
-        (float32 CPU input, sigmoid or arctan surrogate), SpikingJelly elsewhere.
+        (float32 CPU input, sigmoid or arctan surrogate), SpikingJelly elsewhere;
+        ``"torch"``: the same recurrence in plain PyTorch (a TorchScript loop
+        without gradients, exportable to ONNX with a dynamic number of frames;
+        identical spikes), with no SpikingJelly or Numba import. A built layer
+        of any backend can be switched to it (``layer.backend = "torch"``, as
+        the ONNX export does): every backend reads the same parameter ``node.w``.
 
     Example
     -------
@@ -69,7 +79,7 @@ class PLIF(torch.nn.Module):
         self,
         init_tau=2.0,
         v_threshold=1.0,
-        surrogate=surrogate.Sigmoid,
+        surrogate=None,
         steepness=5.0,
         detach_reset=False,
         decay_input=True,
@@ -79,6 +89,14 @@ class PLIF(torch.nn.Module):
         if backend not in BACKENDS:
             raise ValueError(f"unknown PLIF backend {backend!r}; expected one of {BACKENDS}")
         self.backend = backend
+        if backend == "torch":
+            self.node = TorchPLIFNode(init_tau, v_threshold, surrogate, steepness,
+                                      detach_reset, decay_input)
+            return
+        from spikingjelly.activation_based import neuron
+        from spikingjelly.activation_based import surrogate as surrogates
+
+        surrogate = surrogate if surrogate is not None else surrogates.Sigmoid
         self.node = neuron.ParametricLIFNode(
             init_tau=float(init_tau),
             v_threshold=float(v_threshold),
@@ -104,11 +122,15 @@ class PLIF(torch.nn.Module):
         torch.Tensor
             Binary spikes, same shape and dtype as ``current``.
         """
-        self.node.reset()
         time_first = current.transpose(0, 1)
-        if self._fused(time_first):
+        if self.backend != "torch" and self._fused(time_first):
+            from speechbrain_ptssnn.lobes.fused_plif import fused_plif
+
             spikes = fused_plif(self.node, time_first).transpose(0, 1)
+        elif self.backend == "torch" or isinstance(self.node, TorchPLIFNode):
+            spikes = torch_plif(self.node, time_first).transpose(0, 1)
         else:
+            self.node.reset()
             spikes = self.node(time_first).transpose(0, 1)
         if mask is not None:
             spikes = spikes * mask.unsqueeze(-1).to(spikes.dtype)
@@ -117,6 +139,8 @@ class PLIF(torch.nn.Module):
     def _fused(self, current):
         if self.backend == "spikingjelly":
             return False
+        from speechbrain_ptssnn.lobes.fused_plif import fusable
+
         if fusable(self.node, current):
             return True
         if self.backend == "fused":

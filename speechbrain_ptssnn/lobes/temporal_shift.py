@@ -39,7 +39,7 @@ class TemporalShift(torch.nn.Module):
         """Shifts ``x`` ``[batch, time, channels]``; returns the same shape."""
         mask = lengths_to_mask(lengths, x.shape[1], device=x.device)
         x = x * mask.unsqueeze(-1).to(x.dtype)
-        n = int(round(self.fraction * x.shape[-1]))
+        n = int(round(self.fraction * int(x.shape[-1])))  # int(): a traced shape is a tensor
         if n == 0 or x.shape[1] < 2:
             return x
         forward_part = torch.nn.functional.pad(x[:, :-1, :n], (0, 0, 1, 0))
