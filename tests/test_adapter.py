@@ -143,7 +143,7 @@ def test_hparams_build_the_adapter_with_command_line_overrides():
     adapter = hparams["adapter"]
     assert adapter.input_size == 384 and adapter.variant == "vanilla"
     assert adapter(torch.randn(2, 5, 384)).shape == (2, 7)
-    assert adapter.classifier.neurons.node.surrogate_function.alpha == 5.0
+    assert adapter.neurons.node.surrogate_function.alpha == 5.0  # the vanilla variant's layer
 
 
 def test_wrong_feature_dimension_is_a_clear_error():

@@ -240,7 +240,9 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     results = train_configs(
         root,
-        {"ptssnn.yaml": ["ptssnn.yaml", "--hidden_sizes=[16,8]", "--bias_hidden_size=4"],
+        # the rate read-out of Eq. 4: the classifier's neurons, their rates and current exist
+        {"ptssnn.yaml": ["ptssnn.yaml", "--hidden_sizes=[16,8]", "--bias_hidden_size=4",
+                         "--readout=rate"],
          "baselines/linear.yaml": ["baselines/linear.yaml"]},
         extra=["--upstream=fbank", "--input_size=20", "--n_folds=2", "--fold=1",
                "--number_of_epochs=1", "--batch_size=4"],
