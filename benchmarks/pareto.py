@@ -5,8 +5,10 @@ For each ``benchmarks/results/<setting>/``: one point per configuration, its
 WA (mean ± std over the folds of ``<config>/fold_<k>.json``) against its energy
 per utterance (``<config>/efficiency_fold_1.json``, the first fold's efficiency
 report), drawn to ``benchmarks/results/<setting>/pareto.png`` with the front
-marked (:func:`speechbrain_ptssnn.report.pareto.plot_pareto`). Configurations
-without an efficiency report are listed but not drawn.
+marked (:func:`speechbrain_ptssnn.report.pareto.plot_pareto`). Only the folds
+that every configuration of the setting has finished are used, so the points
+compare on the same folds (the title says how many). Configurations without an
+efficiency report are listed but not drawn.
 
     python benchmarks/pareto.py [--settings emodb_stratified urdu_stratified]
 """
@@ -26,18 +28,30 @@ from speechbrain_ptssnn.runs import read_json  # noqa: E402
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 
 
+def finished_folds(folder, config):
+    """``{fold number: metrics}`` of a configuration's committed fold results."""
+    paths = glob.glob(os.path.join(folder, config, "fold_*.json"))
+    return {int(os.path.basename(p)[5:-5]): read_json(p) for p in paths}
+
+
 def setting_points(folder):
-    """One point per configuration folder of a setting."""
+    """One point per configuration folder of a setting, on the folds they all have."""
+    results = {
+        config: finished_folds(folder, config)
+        for config in sorted(os.listdir(folder))
+        if os.path.isdir(os.path.join(folder, config))
+    }
+    results = {config: folds for config, folds in results.items() if folds}
+    common = set.intersection(*(set(folds) for folds in results.values())) if results else set()
     points = []
-    for config in sorted(os.listdir(folder)):
-        folds = [read_json(p) for p in glob.glob(os.path.join(folder, config, "fold_*.json"))]
-        if not folds:
+    for config, folds in results.items():
+        was = [folds[k]["WA"] for k in sorted(common)]
+        if not was:
             continue
-        was = [fold["WA"] for fold in folds]
         efficiency = read_json(os.path.join(folder, config, "efficiency_fold_1.json"))
         energy = efficiency["energy"]["model"]["per_sample"]["energy_mj"] if efficiency else None
         points.append({
-            "name": config, "folds": len(folds), "wa": statistics.fmean(was),
+            "name": config, "folds": len(was), "wa": statistics.fmean(was),
             "wa_std": statistics.stdev(was) if len(was) > 1 else 0.0, "energy_mj": energy,
             "spiking": bool(efficiency and efficiency["spiking"]["layers"]),
         })
@@ -63,7 +77,8 @@ def main(argv=None):
                   f"({p['folds']} folds), {energy}{mark}")
         if drawn:
             path = plot_pareto(drawn, os.path.join(RESULTS, setting, "pareto.png"),
-                               title=f"{setting}: WA against energy per utterance")
+                               title=f"{setting}: WA ({drawn[0]['folds']} common folds) "
+                                     "against energy per utterance")
             print(f"wrote {os.path.relpath(path, REPO)}")
 
 
