@@ -4,7 +4,7 @@
 Accuracy: one table per corpus and protocol, one row per configuration, mean ±
 sample standard deviation over the folds finished so far (their number is
 shown: a partial row is marked), and the per-fold (paired) WA difference to
-the linear baseline on the same folds. Energy: the efficiency reports of first folds
+the linear baseline and to the paper's form (`ptssnn_paper`) on the same folds. Energy: the efficiency reports of first folds
 copied next to the results (``efficiency_fold_1.json``, from
 ``python -m speechbrain_ptssnn.report RUN --fold 1``), when present.
 
@@ -23,8 +23,8 @@ ORDER = ["pooled_logreg", "linear", "ptssnn", "ptssnn_paper", "vanilla_snn", "no
          "no_attention", "only_shift"]
 FOLDS = {"emodb_stratified": 10, "urdu_stratified": 10, "emodb_loso": 10,
          "emodb_stratified_whisper_base": 10}
-#: results that are not a benchmark setting (the validation sweeps)
-NOT_SETTINGS = {"validation"}
+#: results that are not a within-corpus benchmark setting
+NOT_SETTINGS = {"validation", "cross_corpus", "deployment"}
 
 
 def mean_std(values):
@@ -42,12 +42,15 @@ def accuracy_tables():
             continue
         lines += [f"### {setting}", "",
                   "| configuration | folds | WA | UA | F1 | WA − linear, paired "
-                  "| WA − vanilla_snn, paired |",
+                  "| WA − ptssnn_paper, paired |",
                   "|---|---:|---:|---:|---:|---|---|"]
-        configs = sorted(os.listdir(folder), key=lambda c: ORDER.index(c) if c in ORDER else 99)
+        configs = sorted(
+            (c for c in os.listdir(folder) if os.path.isdir(os.path.join(folder, c))),
+            key=lambda c: ORDER.index(c) if c in ORDER else 99,
+        )
         results = {config: fold_results(folder, config) for config in configs}
         linear = {k: f["WA"] for k, f in results.get("linear", {}).items()}
-        vanilla = {k: f["WA"] for k, f in results.get("vanilla_snn", {}).items()}
+        paper = {k: f["WA"] for k, f in results.get("ptssnn_paper", {}).items()}
         for config, folds in results.items():
             expected = FOLDS.get(setting)
             done = f"{len(folds)}" + (f" of {expected}" if expected and len(folds) < expected else "")
@@ -56,7 +59,7 @@ def accuracy_tables():
                 f"| {config} | {done} | "
                 + " | ".join(mean_std([f[m] for f in folds.values()]) for m in ("WA", "UA", "F1"))
                 + f" | {paired(wa, linear) if config != 'linear' else '–'}"
-                + f" | {paired(wa, vanilla) if config != 'vanilla_snn' else '–'} |"
+                + f" | {paired(wa, paper) if config != 'ptssnn_paper' else '–'} |"
             )
         lines.append("")
     return lines
@@ -71,7 +74,7 @@ def fold_results(folder, config):
 def paired(results, reference):
     """Mean ± std of the per-fold WA difference, and the folds where it is above."""
     common = sorted(set(results) & set(reference))
-    if len(common) < 2:
+    if not common:
         return "–"
     differences = [results[k] - reference[k] for k in common]
     above = sum(d > 0 for d in differences)
