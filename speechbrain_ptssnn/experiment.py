@@ -59,9 +59,9 @@ from speechbrain_ptssnn.runs import (
     OPTIONS_FILE,
     PREVIOUS_PREFIX,
     SPLITS,
+    RunMismatchError,
     cross_corpus_folder,
     cross_corpus_target_folder,
-    RunMismatchError,
     fingerprint_differences,
     fold_folder,
     fold_folders,
@@ -262,7 +262,8 @@ def hparams_fingerprint(hparams_file, overrides, excluded=RUN_MANAGEMENT_KEYS + 
     -------
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "h.yaml")
-    >>> _ = open(path, "w").write("lr: 0.1\\nfold: null\\nopt: !name:torch.optim.SGD\\n  lr: !ref <lr>\\n")
+    >>> _ = open(path, "w").write(
+    ...     "lr: 0.1\\nfold: null\\nopt: !name:torch.optim.SGD\\n  lr: !ref <lr>\\n")
     >>> hparams_fingerprint(path, {"lr": 0.5, "fold": 2})
     {'lr': 0.5, 'opt': {'!name:torch.optim.SGD': {'lr': '!ref <lr>'}}}
     """
