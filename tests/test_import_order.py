@@ -24,7 +24,9 @@ LAYERS = (
     ("dataprep", "lobes", "losses", "metrics"),
     ("upstreams",),
     ("features",),
-    ("brain", "dataio", "experiment", "summary"),
+    ("brain", "dataio", "run_fingerprint", "run_options", "summary"),
+    ("calibration", "cross_corpus_stage"),
+    ("experiment",),
     ("report", "inference", "export"),
 )
 PREFIXED = ("export", "inference")
@@ -36,8 +38,6 @@ LAYER_OF = {ROOT: -1, **{name: layer for layer, names in enumerate(LAYERS) for n
 
 #: Imports against the rule that the code needs today: (importer, imported, why).
 ALLOWED = (
-    ("experiment", "dataio", "the options are checked against the data pipeline's sortings"),
-    ("experiment", "summary", "the experiment writes the summary over the folds"),
     ("experiment", "report", "--efficiency_report=True writes each fold's efficiency report "
                              "(a function-level import)"),
     ("export", "inference", "the export loads the adapter state and checks that the exported "
