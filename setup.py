@@ -49,7 +49,7 @@ setup(
     extras_require={
         # python -m speechbrain_ptssnn.export --onnx / --nir, and the ONNX backend of inference
         "export": EXPORT,
-        "test": ["pytest>=8", *EXPORT],
+        "test": ["pytest>=8", "ruff>=0.17", *EXPORT],  # ruff: the lint step of .ci/run
     },
     entry_points={
         "console_scripts": ["ptssnn-classify=speechbrain_ptssnn.inference.cli:main"],

@@ -5,9 +5,10 @@ Measured side by side in one process, alternating the variants so that load
 changes hit them alike; medians over ``--repeats`` runs after a warm-up:
 
 * train step (forward + backward) of the default adapter
-  (``hparams/ptssnn.yaml``, input 768, 4 classes) on a ``[32, 250, 768]`` batch: PLIF through SpikingJelly's
-  multi-step node, through the fused recurrence (the default on the CPU), and
-  the ANN twin (ReLU instead of PLIF); the ratios to the twin;
+  (``hparams/ptssnn.yaml``, input 768, 4 classes) on a ``[32, 250, 768]``
+  batch: PLIF through SpikingJelly's multi-step node, through the fused
+  recurrence (the default on the CPU), and the ANN twin (ReLU instead of
+  PLIF); the ratios to the twin;
 * single-utterance inference latency on a 5 s utterance (250 frames), eval
   mode, no gradients.
 
@@ -42,7 +43,8 @@ from speechbrain_ptssnn.lobes import PLIF, PTSSNN, ReLUNeuron  # noqa: E402
 
 
 def build(kind, hparams_file=os.path.join(REPO, "hparams", "ptssnn.yaml")):
-    """The adapter of an hparams file (input 768, 4 classes) with a PLIF backend, or its ANN twin."""
+    """The adapter of an hparams file (input 768, 4 classes) with a PLIF backend,
+    or its ANN twin."""
     torch.manual_seed(0)
     with open(hparams_file, encoding="utf-8") as stream:
         hparams = load_hyperpyyaml(stream, {"data_folder": "", "corpus": "", "input_size": 768,

@@ -118,7 +118,8 @@ def matrix_tables(results):
             for test in corpora:
                 record = cells.get((train, test))
                 row.append("–" if record is None else
-                           f"{_cell(record, 'WA')} / {_cell(record, 'UA')} ({record['count']} utt.)")
+                           f"{_cell(record, 'WA')} / {_cell(record, 'UA')} "
+                           f"({record['count']} utt.)")
             lines.append(f"| {train} | " + " | ".join(row) + " |")
         lines.append("")
     return "\n".join(lines)

@@ -53,7 +53,8 @@ def accuracy_tables():
         paper = {k: f["WA"] for k, f in results.get("ptssnn_paper", {}).items()}
         for config, folds in results.items():
             expected = FOLDS.get(setting)
-            done = f"{len(folds)}" + (f" of {expected}" if expected and len(folds) < expected else "")
+            partial = expected and len(folds) < expected
+            done = f"{len(folds)}" + (f" of {expected}" if partial else "")
             wa = {k: f["WA"] for k, f in folds.items()}
             lines.append(
                 f"| {config} | {done} | "

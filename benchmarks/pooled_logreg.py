@@ -28,8 +28,8 @@ sys.path.insert(0, REPO)
 from speechbrain_ptssnn.atomic import write_json  # noqa: E402
 from speechbrain_ptssnn.dataprep.manifest import read_manifest  # noqa: E402
 from speechbrain_ptssnn.dataprep.prepare import prepare_corpus, select_emotions  # noqa: E402
-from speechbrain_ptssnn.upstreams import PrecomputedFeatures  # noqa: E402
 from speechbrain_ptssnn.metrics import classification_metrics, confusion_matrix  # noqa: E402
+from speechbrain_ptssnn.upstreams import PrecomputedFeatures  # noqa: E402
 
 GRID = (0.01, 0.1, 1.0, 10.0)
 
@@ -67,15 +67,18 @@ def main(argv=None):
         }
         scaler = StandardScaler().fit(split["train"][0])
         def fit(c):
-            return LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(split["train"][0]), split["train"][1])
-        best_c = max(GRID, key=lambda c: fit(c).score(scaler.transform(split["valid"][0]), split["valid"][1]))
+            return LogisticRegression(C=c, max_iter=2000).fit(
+                scaler.transform(split["train"][0]), split["train"][1])
+        best_c = max(GRID, key=lambda c: fit(c).score(
+            scaler.transform(split["valid"][0]), split["valid"][1]))
         predicted = fit(best_c).predict(scaler.transform(split["test"][0]))
         confusion = confusion_matrix(split["test"][1], predicted, len(labels))
         metrics = classification_metrics(confusion)
         metrics["confusion"] = confusion.tolist()
         metrics.update(labels=labels, config="pooled_logreg", corpus=args.corpus,
                        protocol=args.protocol, fold=k, C=best_c)
-        target = os.path.join(args.results, f"{args.corpus}_{args.protocol}", "pooled_logreg", f"fold_{k}.json")
+        target = os.path.join(args.results, f"{args.corpus}_{args.protocol}", "pooled_logreg",
+                              f"fold_{k}.json")
         os.makedirs(os.path.dirname(target), exist_ok=True)
         write_json(target, metrics)
         scores.append(metrics["WA"])

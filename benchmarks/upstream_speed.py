@@ -50,9 +50,11 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each test utterance")
-    parser.add_argument("--repeats", type=int, default=5, help="utterances timed through the backbone")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="utterances timed through the backbone")
     parser.add_argument("--utterances", type=int, default=20, help="utterances in the cache test")
-    parser.add_argument("--cache_seconds", type=float, default=3.0, help="length of cached utterances")
+    parser.add_argument("--cache_seconds", type=float, default=3.0,
+                        help="length of cached utterances")
     parser.add_argument("--size", choices=["base", "tiny"], default="base")
     parser.add_argument("--workdir", default=None, help="scratch folder (a temp dir by default)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -69,7 +71,9 @@ def main():
     start = time.perf_counter()
     upstream = Emotion2vec(model_dir)
     load_s = time.perf_counter() - start
-    n_params = sum(p.numel() for n, p in upstream.backbone.named_parameters() if ".decoder." not in n)
+    n_params = sum(
+        p.numel() for n, p in upstream.backbone.named_parameters() if ".decoder." not in n
+    )
     torch.set_num_threads(args.threads)
 
     # Backbone speed.

@@ -47,7 +47,10 @@ LAST_EPOCHS = 5
 
 
 class TaggedValue(str):
-    """An override given as a HyperPyYAML tag, e.g. ``neuron=!name:speechbrain_ptssnn.lobes.ReLUNeuron``."""
+    """An override given as a HyperPyYAML tag.
+
+    E.g. ``neuron=!name:speechbrain_ptssnn.lobes.ReLUNeuron``.
+    """
 
 
 class EpochRecorder:
@@ -156,7 +159,8 @@ def table(reference=None):
     for path in glob.glob(os.path.join(RESULTS, "*", "*", "fold_*.json")):
         with open(path, encoding="utf-8") as stream:
             r = json.load(stream)
-        results.setdefault(r["name"], {}).setdefault(r["setting"], {})[r["fold"]] = r["valid_WA_last"]
+        by_fold = results.setdefault(r["name"], {}).setdefault(r["setting"], {})
+        by_fold[r["fold"]] = r["valid_WA_last"]
     settings = sorted({s for by_setting in results.values() for s in by_setting})
     lines = ["| candidate | " + " | ".join(settings) + " | mean paired Δ |",
              "|---|" + "---:|" * (len(settings) + 1)]

@@ -134,7 +134,8 @@ class PTSSNNBrain(sb.Brain):
                     train_loader_kwargs, valid_loader_kwargs)
 
     def on_fit_start(self):
-        """Starts the adapter from ``hparams.initial_state`` (if given), recovers, trains the teacher.
+        """Starts the adapter from ``hparams.initial_state`` (if given), recovers,
+        trains the teacher.
 
         ``initial_state`` is a state dict file of the adapter (an exported
         ``adapter.ckpt``, say) loaded with ``weights_only=True``; a checkpoint

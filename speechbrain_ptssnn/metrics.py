@@ -95,7 +95,8 @@ def classification_metrics(confusion):
     return result
 
 
-#: resamples and seed of :func:`bootstrap_intervals` (fixed: the same predictions give the same interval)
+#: resamples and seed of :func:`bootstrap_intervals` (fixed: the same
+#: predictions give the same interval)
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 1234
 
@@ -376,7 +377,8 @@ def calibration_summary(logits, targets, temperature, n_bins=10):
         "count": int(logits.shape[0]),
         "nll_before": negative_log_likelihood(logits, targets),
         "nll_after": negative_log_likelihood(logits, targets, temperature),
-        "ece_before": 100.0 * expected_calibration_error(torch.softmax(logits, -1), targets, n_bins),
+        "ece_before": 100.0 * expected_calibration_error(
+            torch.softmax(logits, -1), targets, n_bins),
         "ece_after": 100.0 * expected_calibration_error(
             torch.softmax(logits / temperature, -1), targets, n_bins),
     }

@@ -15,7 +15,7 @@ A recipe's ``output_folder`` holds::
     fold_<k>/label_encoder.txt
     fold_<k>/predictions.csv                one row per test utterance
     fold_<k>/metrics.json                   WA, UA, F1, recall, confusion: the fold is finished
-    fold_<k>/calibration.json               the temperature fitted on valid; NLL and ECE before/after
+    fold_<k>/calibration.json               temperature fitted on valid; NLL, ECE before/after
     summary.json, summary.md                every fold, mean and std
     confusion.csv, confusion.png            summed over folds
     cross_corpus/{train,valid}.json         --test_corpora: the training corpus's shared classes
@@ -372,8 +372,9 @@ def fingerprint_differences(recorded, current):
     ...        "corpus_content": {"files": 4, "bytes": 40, "sha256": "a"}}
     >>> new = {"fold_options": {"n_folds": 3}, "hparams": {"lr": 0.1},
     ...        "corpus_content": {"files": 3, "bytes": 30, "sha256": "b"}}
-    >>> fingerprint_differences(old, new)
-    ['n_folds: 10 → 3', 'corpus content: 4 files, 40 bytes → 3 files, 30 bytes', 'seed: 1 → (not set)']
+    >>> fingerprint_differences(old, new)  # doctest: +NORMALIZE_WHITESPACE
+    ['n_folds: 10 → 3', 'corpus content: 4 files, 40 bytes → 3 files, 30 bytes',
+     'seed: 1 → (not set)']
     >>> fingerprint_differences(old, old)
     []
     """

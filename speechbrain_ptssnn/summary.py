@@ -53,7 +53,9 @@ def summarize(folds, labels):
     names = [*METRICS, *[m for m in ("weighted_F1",) if all(m in f for f in folds.values())]]
     values = {m: [folds[k][m] for k in sorted(folds)] for m in names}
     n = len(labels)
-    confusion = [[sum(folds[k]["confusion"][i][j] for k in folds) for j in range(n)] for i in range(n)]
+    confusion = [
+        [sum(folds[k]["confusion"][i][j] for k in folds) for j in range(n)] for i in range(n)
+    ]
     return {
         "mean": {m: statistics.fmean(v) for m, v in values.items()},
         "std": {m: statistics.stdev(v) if len(v) > 1 else 0.0 for m, v in values.items()},
@@ -242,7 +244,9 @@ def summary_markdown(summary):
         "|---|---:|---:|---:|---:|",
     ]
     for k, fold in summary["folds"].items():
-        lines.append(f"| {k} | {fold['WA']:.2f} | {fold['UA']:.2f} | {fold['F1']:.2f} | {fold['count']} |")
+        lines.append(
+            f"| {k} | {fold['WA']:.2f} | {fold['UA']:.2f} | {fold['F1']:.2f} | {fold['count']} |"
+        )
     mean, std = summary["mean"], summary["std"]
     lines.append(
         "| **mean ± std** | "

@@ -76,7 +76,8 @@ def test_attention_gate_starts_closed_and_opens_with_training(variant):
     torch.manual_seed(3)
     gated = small_adapter(variant, attention_gate=True)
     without_attention = small_adapter("no_attention")
-    shared = {k: v for k, v in gated.state_dict().items() if not k.startswith(("attention", "bias"))}
+    shared = {k: v for k, v in gated.state_dict().items()
+              if not k.startswith(("attention", "bias"))}
     without_attention.load_state_dict(shared, strict=False)
     x, y = torch.randn(8, 15, 24) * 3, torch.arange(8) % 3
     lengths = torch.linspace(0.5, 1.0, 8)
@@ -147,7 +148,8 @@ def test_hparams_build_the_adapter_with_command_line_overrides():
 
 
 def test_wrong_feature_dimension_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"expects features \[batch, time, 24\], got shape \[2, 5, 30\]"):
+    with pytest.raises(ValueError,
+                       match=r"expects features \[batch, time, 24\], got shape \[2, 5, 30\]"):
         small_adapter()(torch.randn(2, 5, 30))
 
 
@@ -175,6 +177,7 @@ def test_ann_twin_has_the_same_layers_with_relu():
     twin.load_state_dict(spiking.state_dict(), strict=False)
     x = torch.randn(2, 6, 24)
     block = twin.blocks[0]
-    expected = torch.relu(block.norm(block.linear(block.shift(x)), torch.ones(1, 6, dtype=torch.bool)) + block.shortcut(x))
+    valid = torch.ones(1, 6, dtype=torch.bool)
+    expected = torch.relu(block.norm(block.linear(block.shift(x)), valid) + block.shortcut(x))
     assert torch.allclose(block(x), expected, atol=1e-6)
     assert twin(x).shape == (2, 3)

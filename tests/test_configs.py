@@ -11,8 +11,8 @@ import pytest
 import torch
 import yaml
 from hyperpyyaml import load_hyperpyyaml
-
 from miniature_corpora import build_emodb
+
 from speechbrain_ptssnn.lobes import PTSSNN
 from speechbrain_ptssnn.lobes.linear_baseline import LinearBaseline
 
@@ -38,7 +38,8 @@ ABLATIONS = {name: [f"--variant={name}", f"--experiment_name={name}"]
 COMMON_KEYS = [
     "seed", "data_folder", "corpus", "experiment_name", "output_folder", "protocol",
     "n_folds", "emotions", "valid_ratio", "fold_seed", "fold", "overwrite", "fold_folder",
-    "save_folder", "train_log", "upstream", "upstream_source", "features_folder", "feature_cache_folder",
+    "save_folder", "train_log", "upstream", "upstream_source", "features_folder",
+    "feature_cache_folder",
     "storage_dtype", "input_size", "n_classes", "adapter", "compute_cost", "number_of_epochs",
     "batch_size", "num_workers", "sorting", "best_metric", "use_tensorboard",
     "efficiency_report", "initial_state", "lr", "opt_class", "lr_scheduler_class",

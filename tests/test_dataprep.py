@@ -18,12 +18,6 @@ from pathlib import Path
 import numpy
 import pytest
 import soundfile
-
-from speechbrain_ptssnn.dataprep.cli import fold_sizes, main
-from speechbrain_ptssnn.dataprep.corpora import CORPORA, corpus_defaults, get_corpus
-from speechbrain_ptssnn.dataprep.corpus import EMOTIONS
-from speechbrain_ptssnn.dataprep.folds import make_folds
-from speechbrain_ptssnn.dataprep.manifest import read_manifest
 from miniature_corpora import (
     BUILDERS,
     CASIA_EMOTIONS,
@@ -32,7 +26,12 @@ from miniature_corpora import (
     build_urdu,
     write_audio,
 )
-from speechbrain_ptssnn.runs import OPTIONS_FILE, SKIPPED_FILE, SPLITS, RunMismatchError
+
+from speechbrain_ptssnn.dataprep.cli import fold_sizes, main
+from speechbrain_ptssnn.dataprep.corpora import CORPORA, corpus_defaults, get_corpus
+from speechbrain_ptssnn.dataprep.corpus import EMOTIONS
+from speechbrain_ptssnn.dataprep.folds import make_folds
+from speechbrain_ptssnn.dataprep.manifest import read_manifest
 from speechbrain_ptssnn.dataprep.prepare import (
     prepare_casia,
     prepare_corpus,
@@ -41,6 +40,7 @@ from speechbrain_ptssnn.dataprep.prepare import (
     prepare_iemocap,
     prepare_urdu,
 )
+from speechbrain_ptssnn.runs import OPTIONS_FILE, SKIPPED_FILE, SPLITS, RunMismatchError
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -315,7 +315,8 @@ def test_a_truncated_wav_is_warned_about_at_preparation(tmp_path, caplog):
     warned = [r.getMessage() for r in caplog.records if " is truncated: " in r.getMessage()]
     assert warned == [
         f"{cut} is truncated: its header says {frames} samples ({frames / rate:.3f} s) but the "
-        f"file holds only {held} ({held / rate:.3f} s); it is used as the {held / rate:.3f} s it holds"
+        f"file holds only {held} ({held / rate:.3f} s); it is used as the {held / rate:.3f} s "
+        "it holds"
     ]
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from test_inference import LABELS, build_voiced_emodb, tone, write
 
 from speechbrain_ptssnn import export as export_module
 from speechbrain_ptssnn.inference import EmotionRecognizer, main
@@ -26,7 +27,6 @@ from speechbrain_ptssnn.metrics import (
     fit_temperature,
     negative_log_likelihood,
 )
-from test_inference import LABELS, build_voiced_emodb, tone, write
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "EMODB" / "train.py"
@@ -315,7 +315,8 @@ model = EmotionRecognizer(modules, hparams, run_opts={"device": "cpu"})
 model.classify_file(sys.argv[2], segment_seconds=2.0, hop_seconds=1.5)  # warm-up
 model.load_audio(sys.argv[2])
 with open("/proc/self/clear_refs", "w") as stream:
-    stream.write("5")  # resets the peak (VmHWM) to the present resident size: warm-up peaks drop out
+    # resets the peak (VmHWM) to the present resident size: warm-up peaks drop out
+    stream.write("5")
 base = status("VmRSS:")
 if sys.argv[3] == "segments":
     result = {"segments": model.classify_file(sys.argv[1], segment_seconds=2.0, hop_seconds=1.5)}

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy
 import pytest
 import speechbrain as sb
-
 from miniature_corpora import build_casia, build_emodb, build_urdu
+
 from speechbrain_ptssnn.dataprep.cross_corpus import parse_test_corpora, shared_emotions
 from speechbrain_ptssnn.dataprep.emobox import (
     match_by_file_name,
@@ -87,7 +87,8 @@ def test_cross_corpus_run_scores_only_the_shared_classes(corpora, tmp_path):
     assert metrics["labels"] == shared and metrics["count"] == len(test) == 60
     rows = read_rows(folder / "casia" / "predictions.csv")
     assert sorted(r["id"] for r in rows) == sorted(test)
-    assert {r["true"] for r in rows} == set(shared) and {r["predicted"] for r in rows} <= set(shared)
+    assert {r["true"] for r in rows} == set(shared)
+    assert {r["predicted"] for r in rows} <= set(shared)
     assert [c for c in rows[0] if c.startswith("p_")] == [f"p_{label}" for label in shared]
 
     summary = json.loads((output / "summary.json").read_text())
@@ -96,7 +97,8 @@ def test_cross_corpus_run_scores_only_the_shared_classes(corpora, tmp_path):
     assert cross["train_corpus"] == "emodb" and cross["labels"] == shared
     for metric in ("WA", "UA", "F1"):
         assert cross[metric] == pytest.approx(metrics[metric])
-        assert cross["bootstrap"][metric]["low"] <= cross[metric] <= cross["bootstrap"][metric]["high"]
+        interval = cross["bootstrap"][metric]
+        assert interval["low"] <= cross[metric] <= interval["high"]
     markdown = (output / "summary.md").read_text()
     assert "## Cross-corpus" in markdown and "| emodb → casia |" in markdown
     assert summary["leakage"] is None
@@ -145,13 +147,16 @@ def test_test_corpora_options_are_checked_before_anything_runs(corpora, tmp_path
     with pytest.raises(ValueError, match="is the training corpus"):
         experiment(tmp_path, test_corpora=f"emodb:{corpora['emodb']}")
     with pytest.raises(ValueError, match="share 0 class"):
-        experiment(tmp_path, emotions=["disgust", "boredom"], test_corpora=f"urdu:{corpora['urdu']}")
+        experiment(tmp_path, emotions=["disgust", "boredom"],
+                   test_corpora=f"urdu:{corpora['urdu']}")
     with pytest.raises(FileNotFoundError, match="partition folder .* does not exist"):
         experiment(tmp_path, partitions=str(tmp_path / "no_emobox"))
     run = experiment(tmp_path, data_folder=str(corpora["emodb"]), upstream="precomputed",
-                     features_folder=str(tmp_path / "f"), input_size=8, test_corpora=f"urdu:{corpora['urdu']}:{tmp_path / 'uf'}")
+                     features_folder=str(tmp_path / "f"), input_size=8,
+                     test_corpora=f"urdu:{corpora['urdu']}:{tmp_path / 'uf'}")
     source = run._target_source(run.targets[0])
-    assert (source.features_folder, source.data_folder) == (str(tmp_path / "uf"), str(corpora["urdu"]))
+    assert source.features_folder == str(tmp_path / "uf")
+    assert source.data_folder == str(corpora["urdu"])
     assert run.cross_corpus_labels == ["angry", "happy", "neutral", "sad"]
     assert shared_emotions(["angry", "sad", "boredom"], ["emovo"]) == ["angry", "sad"]
     with pytest.raises(ValueError, match="share 1 class"):
@@ -419,7 +424,8 @@ def test_report_compare_pairs_two_runs_on_the_same_folds(tmp_path, capsys):
     assert (wa["above"], wa["below"], wa["ties"]) == (4, 0, 1)
     assert wa["sign_test_p"] == pytest.approx(sign_test(4, 0)) == pytest.approx(0.125)
     boot = wa["bootstrap"]
-    assert boot["low"] <= boot["difference"] <= boot["high"] and boot["low"] > 0 and boot["p"] < 0.05
+    assert boot["low"] <= boot["difference"] <= boot["high"]
+    assert boot["low"] > 0 and boot["p"] < 0.05
     assert report_main(["compare", str(better), str(worse), "--paired"]) == 0
     printed = capsys.readouterr().out
     assert "Paired against better" in printed and "| worse | WA | 5 | -9.00 ± " in printed

@@ -52,11 +52,14 @@ def test_every_hyperpyyaml_tag_survives_reading_and_writing():
 def plain_values(hparams):
     scalars = (int, float, str, type(None))
     return {k: v for k, v in hparams.items()
-            if isinstance(v, scalars) or (isinstance(v, list) and all(isinstance(x, scalars) for x in v))}
+            if isinstance(v, scalars)
+            or (isinstance(v, list) and all(isinstance(x, scalars) for x in v))}
 
 
 def exported_document(adapter_text, fingerprint=None):
-    hparams = read_tagged_yaml(f"input_size: 20\nadapter: !new:speechbrain_ptssnn.lobes.PTSSNN\n{adapter_text}")
+    hparams = read_tagged_yaml(
+        f"input_size: 20\nadapter: !new:speechbrain_ptssnn.lobes.PTSSNN\n{adapter_text}"
+    )
     info = {"run_folder": "/runs/x", "fold": 3, "corpus": "emodb", "labels": ["angry", "sad"],
             "storage_dtype": "float16", "max_chunk_seconds": 30.0}
     adapter, input_size = adapter_node(hparams, "hyperparams.yaml")
@@ -87,4 +90,6 @@ def test_the_exported_hparams_fill_every_slot_and_load():
 
 def test_a_placeholder_left_in_the_run_is_not_exported():
     with pytest.raises(ValueError, match="cannot export a !PLACEHOLDER node"):
-        exported_document("    input_size: 20\n    n_classes: !PLACEHOLDER\n    kappa: !PLACEHOLDER\n")
+        exported_document(
+            "    input_size: 20\n    n_classes: !PLACEHOLDER\n    kappa: !PLACEHOLDER\n"
+        )

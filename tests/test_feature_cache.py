@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 import torch
-
 from emotion2vec_fixtures import TINY_CONF, make_model_dir, write_wav
+
 from speechbrain_ptssnn.dataprep.audio import load_audio
 from speechbrain_ptssnn.features import FeatureCache
 from speechbrain_ptssnn.upstreams import (
@@ -115,7 +115,9 @@ def test_touched_audio_recomputes(tmp_path, wavs, upstream, monkeypatch):
     assert len(_entries(cache.folder)) == 3  # the stale versions were removed
 
 
-def test_truncated_entry_is_recomputed_with_a_warning(tmp_path, wavs, upstream, caplog, monkeypatch):
+def test_truncated_entry_is_recomputed_with_a_warning(
+    tmp_path, wavs, upstream, caplog, monkeypatch
+):
     cache = FeatureCache(upstream, tmp_path / "cache", progress=False)
     cache.fill(wavs)
     good = cache.load(wavs[2])

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-
 from emotion2vec_fixtures import make_model_dir
+
 from speechbrain_ptssnn import export as export_module
 from speechbrain_ptssnn.dataprep.audio import load_audio
 from speechbrain_ptssnn.inference import EmotionRecognizer, chunk_bounds, main
@@ -367,7 +367,8 @@ def test_a_gated_filterbank_run_exports_and_reproduces_its_evaluation(trained, t
     assert info["fold"] == 2 and info["warnings"] == []
     exported_hparams = (tmp_path / "exported" / "hyperparams.yaml").read_text()
     assert "Fbank" in exported_hparams
-    assert "attention_gate: true" in exported_hparams and "attention_scaled: true" in exported_hparams
+    assert "attention_gate: true" in exported_hparams
+    assert "attention_scaled: true" in exported_hparams
     recognizer = EmotionRecognizer.from_hparams(source=str(tmp_path / "exported"),
                                                 run_opts={"device": "cpu"})
     assert recognizer.mods.adapter.attention_gate.item() != 0.0
@@ -391,7 +392,9 @@ def test_an_upstream_module_from_the_hparams_is_exported_as_training_wrapped_it(
     node = export_module.read_tagged_yaml(
         "upstream: !new:speechbrain.lobes.features.Fbank\n  n_mels: 24\n")["upstream"]
     entries, description = export_module.upstream_entries({}, node, None, None)
-    upstream = load_hyperpyyaml("sample_rate: 16000\n" + export_module.dump_yaml(entries))["upstream"]
+    upstream = load_hyperpyyaml(
+        "sample_rate: 16000\n" + export_module.dump_yaml(entries)
+    )["upstream"]
     assert isinstance(upstream, WaveformFeatures) and upstream.output_size == 24
     assert "speechbrain.lobes.features.Fbank" in description
     with pytest.raises(ValueError, match="precomputed features"):

@@ -178,7 +178,8 @@ def test_classifier_outputs_are_the_firing_rates_over_valid_frames():
 def test_learned_output_scale_changes_probabilities_not_decisions():
     torch.manual_seed(3)
     plain = SpikingClassifier(6, 3, break_ties=False)
-    scaled = SpikingClassifier(6, 3, learn_output_scale=True, output_scale_init=10.0, break_ties=False)
+    scaled = SpikingClassifier(6, 3, learn_output_scale=True, output_scale_init=10.0,
+                               break_ties=False)
     scaled.load_state_dict(plain.state_dict(), strict=False)
     x = torch.randn(4, 8, 6) * 4
     rates, logits = plain(x), scaled(x)

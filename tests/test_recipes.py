@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy
 import pytest
 import speechbrain as sb
-
 from miniature_corpora import BUILDERS, build_emodb
+
 from speechbrain_ptssnn.brain import PTSSNNBrain
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +43,8 @@ def emodb(tmp_path_factory):
 
 
 def test_emodb_recipe_runs_every_fold_and_summarises(emodb, tmp_path):
-    command = recipe_command("emodb", emodb, tmp_path, "--number_of_epochs=2", "--efficiency_report=True")
+    command = recipe_command("emodb", emodb, tmp_path, "--number_of_epochs=2",
+                             "--efficiency_report=True")
     result, log = run(command)
     assert result.returncode == 0, log[-4000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -134,7 +135,9 @@ def test_distillation_trains_the_teacher_once_and_checkpoints_it(emodb, tmp_path
     assert (tmp_path / "fold_1" / "metrics.json").exists()
 
 
-def test_test_only_evaluates_the_saved_checkpoint_and_tensorboard_logs(emodb, tmp_path, monkeypatch):
+def test_test_only_evaluates_the_saved_checkpoint_and_tensorboard_logs(
+    emodb, tmp_path, monkeypatch
+):
     command = recipe_command("emodb", emodb, tmp_path, "--number_of_epochs=1", "--fold=2")
     run_in_process(monkeypatch, command + ["--use_tensorboard=True"])
     assert list((tmp_path / "fold_2" / "tensorboard").glob("events.out.tfevents.*"))

@@ -9,7 +9,6 @@ the same test metrics, confusion matrix and training log.
 import json
 
 import pytest
-
 from reference_run import EXPECTED, run_reference
 
 

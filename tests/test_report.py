@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 import torch
+from test_configs import train_configs
 
 from speechbrain_ptssnn.lobes import PLIF, PTSSNN, SpikingSparseLinearAttention
 from speechbrain_ptssnn.lobes.masking import lengths_to_mask
@@ -22,7 +23,6 @@ from speechbrain_ptssnn.report.__main__ import main
 from speechbrain_ptssnn.report.compare import pareto_points, run_summary
 from speechbrain_ptssnn.report.energy import stock_counter_check
 from speechbrain_ptssnn.report.upstream_energy import mac_architecture
-from test_configs import train_configs
 
 # --------------------------------------------------------------------------
 # Operations and energy
@@ -86,9 +86,10 @@ def test_energy_arithmetic_equals_a_hand_count_on_known_spikes():
     totals = counter.totals()
     assert totals == {"acs": 96 + 28, "macs": 60 + 192 + 40, "ann_macs": 60 + 288 + 192 + 80}
     summary = energy_summary(totals, utterances=1, seconds=0.1)
-    assert summary["model"]["per_sample"]["energy_mj"] == pytest.approx((292 * 4.6 + 124 * 0.9) * 1e-9)
+    per_sample_mj = (292 * 4.6 + 124 * 0.9) * 1e-9
+    assert summary["model"]["per_sample"]["energy_mj"] == pytest.approx(per_sample_mj)
     assert summary["ann_twin"]["per_sample"]["energy_mj"] == pytest.approx(620 * 4.6e-9)
-    assert summary["model"]["per_second"]["energy_mj"] == pytest.approx(10 * (292 * 4.6 + 124 * 0.9) * 1e-9)
+    assert summary["model"]["per_second"]["energy_mj"] == pytest.approx(10 * per_sample_mj)
     assert energy_mj(macs=292, acs=124) == pytest.approx(1454.8e-9)
     # SpikingJelly's stock counters see the counts 0/2 as real values (MACs),
     # the difference the report documents.
@@ -100,7 +101,8 @@ def test_dense_counts_exclude_padded_attention_positions():
     attention = SpikingSparseLinearAttention(dim=4, num_prompts=2).eval()
     with torch.no_grad(), OperationCounter(attention) as counter:
         attention(torch.zeros(2, 10, 4), torch.tensor([1.0, 0.3]))
-    assert counter.layers()["SpikingSparseLinearAttention.products"]["macs"] == 2 * (10 + 3 + 2 * 2) * 16
+    products = counter.layers()["SpikingSparseLinearAttention.products"]
+    assert products["macs"] == 2 * (10 + 3 + 2 * 2) * 16
 
 
 def test_each_linear_call_is_measured_once_and_not_kept_after_the_count(monkeypatch):
@@ -196,7 +198,8 @@ def test_monitored_rates_equal_hand_counts_from_the_spike_tensors():
         assert monitor.positions[name] == positions == sum(frames) + 3 * prompts
         assert torch.equal(monitor.counts[name], counts)
         assert summary[name]["rates"] == pytest.approx((counts / positions).tolist())
-        assert summary[name]["mean_rate"] == pytest.approx(float(counts.sum()) / (positions * len(counts)))
+        assert summary[name]["mean_rate"] == pytest.approx(
+            float(counts.sum()) / (positions * len(counts)))
     assert sum(s["spikes"] for s in summary.values()) > 0
 
 
@@ -215,7 +218,8 @@ def test_very_high_thresholds_are_reported_silent():
 def test_thresholds_near_zero_are_reported_saturated():
     # the vanilla SNN, driven by a positive current: with a threshold near
     # zero every neuron fires on every valid frame
-    model = small_adapter(variant="vanilla", neuron=functools.partial(PLIF, v_threshold=1e-4)).eval()
+    model = small_adapter(variant="vanilla",
+                          neuron=functools.partial(PLIF, v_threshold=1e-4)).eval()
     with torch.no_grad():
         model.projection.weight.zero_()
         model.projection.bias.fill_(1.0)
@@ -271,7 +275,8 @@ def test_report_on_a_trained_run_writes_every_file(runs, capsys):
     }
     energy = report["energy"]
     assert energy["model"]["per_sample"]["macs"] > 0
-    assert energy["ann_twin"]["per_sample"]["energy_mj"] > energy["model"]["per_sample"]["energy_mj"]
+    model_mj = energy["model"]["per_sample"]["energy_mj"]
+    assert energy["ann_twin"]["per_sample"]["energy_mj"] > model_mj
     assert report["operations"]["layers"]["blocks.1.linear"]["macs"] == 0  # fed with spikes
     assert report["operations"]["layers"]["classifier.linear"]["acs"] == 0  # real calibrated frames
     check = report["op_counter_check"]

@@ -18,12 +18,12 @@ import numpy
 import pytest
 import soundfile
 import torch
-
 from miniature_corpora import build_emodb
+from test_recipes import recipe_command, run, run_in_process
+
 from speechbrain_ptssnn import export as export_module
 from speechbrain_ptssnn.brain import NonFiniteError, PTSSNNBrain
 from speechbrain_ptssnn.runs import FINGERPRINT_FILE
-from test_recipes import recipe_command, run, run_in_process
 
 DIM = 32  #: precomputed features: a width a tiny random emotion2vec can have
 
@@ -57,7 +57,8 @@ def snapshot(folder):
             found[key] = "folder"
         else:
             stat = path.stat()
-            found[key] = (stat.st_size, stat.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            found[key] = (stat.st_size, stat.st_mtime_ns, digest)
     return found
 
 
@@ -102,7 +103,9 @@ def test_a_nan_wav_is_refused_with_its_path(tmp_path):
 
 
 @pytest.mark.parametrize("where", ["loss", "gradient"])
-def test_training_stops_at_the_first_non_finite_loss_or_gradient(where, emodb, tmp_path, monkeypatch):
+def test_training_stops_at_the_first_non_finite_loss_or_gradient(
+    where, emodb, tmp_path, monkeypatch
+):
     original = PTSSNNBrain.compute_forward
 
     def poisoned(self, batch, stage):
@@ -117,7 +120,8 @@ def test_training_stops_at_the_first_non_finite_loss_or_gradient(where, emodb, t
     with pytest.raises(NonFiniteError) as raised:
         run_in_process(monkeypatch, command)
     message = str(raised.value)
-    assert ("the train loss is" if where == "loss" else "non-finite gradient of adapter.") in message
+    expected = "the train loss is" if where == "loss" else "non-finite gradient of adapter."
+    assert expected in message
     first_batch = message.split("batch of utterances ")[1].split(":")[0].split(", ")
     assert len(first_batch) == 8 and all(len(utt) == 7 for utt in first_batch)  # EMODB ids
     assert not list((tmp_path / "fold_1" / "save").glob("CKPT+*"))  # nothing poisoned is kept
@@ -233,7 +237,8 @@ def test_a_tampered_checkpoint_is_refused_under_force_no_weights_only(finished, 
         result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
         log = result.stdout + result.stderr
         assert result.returncode != 0
-        assert f"{tampered}: not a plain checkpoint state, refusing to unpickle it" in log, log[-3000:]
+        refused = f"{tampered}: not a plain checkpoint state, refusing to unpickle it"
+        assert refused in log, log[-3000:]
         assert not marker.exists()
         (checkpoint / tampered).write_bytes(original)
 
@@ -241,6 +246,7 @@ def test_a_tampered_checkpoint_is_refused_under_force_no_weights_only(finished, 
 # ---------------------------------------------------------------------- export
 def test_an_export_refuses_an_upstream_the_adapter_never_saw(emodb, tmp_path, capsys):
     from emotion2vec_fixtures import make_model_dir
+
     from speechbrain_ptssnn.upstreams import emotion2vec_model_conf
 
     features = precomputed_features(emodb, tmp_path / "features")

@@ -11,7 +11,6 @@ import time
 import numpy as np
 import pytest
 import torch
-
 from emotion2vec_fixtures import (
     BASE_CONF,
     TINY_CONF,
@@ -20,6 +19,7 @@ from emotion2vec_fixtures import (
     make_model_dir,
     make_signal,
 )
+
 from speechbrain_ptssnn.features import build_feature_source, make_feature_source
 from speechbrain_ptssnn.upstreams import (
     Emotion2vec,
@@ -173,7 +173,8 @@ def test_published_checkpoint_layout_loads(tmp_path):
 
 @pytest.mark.parametrize(
     "source, hub, where",
-    [("iic/emotion2vec_base", None, "ModelScope"), ("emotion2vec/emotion2vec_base", None, "Hugging Face"),
+    [("iic/emotion2vec_base", None, "ModelScope"),
+     ("emotion2vec/emotion2vec_base", None, "Hugging Face"),
      ("iic/emotion2vec_plus_large", "ms", "ModelScope")],
 )
 def test_unreachable_hub_gives_clear_error(monkeypatch, source, hub, where):

@@ -80,11 +80,14 @@ def parse_test_corpora(value):
     Example
     -------
     >>> parse_test_corpora("urdu:/data/urdu:/feats/urdu, emovo:/data/emovo")
-    [CrossCorpusTarget(name='urdu', data_folder='/data/urdu', features_folder='/feats/urdu'), CrossCorpusTarget(name='emovo', data_folder='/data/emovo', features_folder=None)]
-    >>> parse_test_corpora("ravdess:/data/ravdess")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [CrossCorpusTarget(name='urdu', data_folder='/data/urdu', features_folder='/feats/urdu'),
+     CrossCorpusTarget(name='emovo', data_folder='/data/emovo', features_folder=None)]
+    >>> parse_test_corpora("ravdess:/data/ravdess")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: --test_corpora: unknown corpus 'ravdess'; choose among iemocap, casia, emodb, emovo, urdu
+    ValueError: --test_corpora: unknown corpus 'ravdess';
+    choose among iemocap, casia, emodb, emovo, urdu
     """
     if not value:
         return []

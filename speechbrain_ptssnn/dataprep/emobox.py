@@ -95,7 +95,9 @@ def read_label_map(folder):
         if os.path.isfile(path):
             with open(path, encoding="utf-8") as stream:
                 raw = json.load(stream)
-            return {code: CLASS_NAMES.get(str(value).strip().lower()) for code, value in raw.items()}
+            return {
+                code: CLASS_NAMES.get(str(value).strip().lower()) for code, value in raw.items()
+            }
     raise FileNotFoundError(
         f"{folder} has no {' or '.join(LABEL_MAP_FILES)}: give an EmoBox corpus folder "
         "(e.g. EmoBox/data/emodb)"
@@ -127,7 +129,8 @@ def map_label(label_map, label):
 
 
 def _read_entries(path):
-    """key -> entry of an EmoBox ``.json`` (a dict) or ``.jsonl`` (one entry with ``key`` a line)."""
+    """key -> entry of an EmoBox ``.json`` (a dict) or ``.jsonl`` (one entry with
+    ``key`` a line)."""
     with open(path, encoding="utf-8") as stream:
         if path.endswith(".jsonl"):
             entries = {}
@@ -234,10 +237,11 @@ def partitions_identity(folder):
     Example
     -------
     >>> import tempfile
-    >>> partitions_identity(tempfile.mkdtemp())
+    >>> partitions_identity(tempfile.mkdtemp())  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    FileNotFoundError: ... has no label_map.json or label_dict.json: give an EmoBox corpus folder (e.g. EmoBox/data/emodb)
+    FileNotFoundError: ... has no label_map.json or label_dict.json: give an EmoBox corpus
+    folder (e.g. EmoBox/data/emodb)
     """
     read = read_partitions(folder)
     digest = hashlib.sha256()
@@ -318,7 +322,8 @@ def match_by_file_name(wanted, available):
 
 def _speaker_independent(folds, speakers):
     return all(
-        not {speakers[u] for u in fold["test"]} & {speakers[u] for u in fold["train"] + fold["valid"]}
+        not {speakers[u] for u in fold["test"]}
+        & {speakers[u] for u in fold["train"] + fold["valid"]}
         for fold in folds
     )
 
@@ -476,7 +481,9 @@ def write_partitions(prepared_folder, destination, corpus, data_folder=None):
         raise FileNotFoundError(f"{prepared_folder} has no prepared fold (fold_<k>/)")
     if data_folder is None:
         recorded = read_json(os.path.join(prepared_folder, OPTIONS_FILE)) or {}
-        data_folder = (recorded.get("options") or {}).get("data_folder") or recorded.get("data_folder")
+        data_folder = (
+            (recorded.get("options") or {}).get("data_folder") or recorded.get("data_folder")
+        )
     classes = set()
     written = []
     for folder in folders:

@@ -63,7 +63,9 @@ def _split(splitter, ids, labels, groups=None):
         return [sorted(ids[test].tolist()) for _, test in splitter.split(ids, y, groups)]
 
 
-def held_out_parts(labels, speakers, protocol, n_folds, seed=DEFAULT_SEED, speaker_group=same_speaker):
+def held_out_parts(
+    labels, speakers, protocol, n_folds, seed=DEFAULT_SEED, speaker_group=same_speaker
+):
     """The test set of every fold.
 
     Arguments

@@ -289,7 +289,8 @@ def preparation_fingerprint(
     >>> root = tempfile.mkdtemp()
     >>> os.mkdir(os.path.join(root, "Sad"))
     >>> for k in range(4):
-    ...     soundfile.write(os.path.join(root, "Sad", f"SF{k}_F{k}_S0{k}.wav"), numpy.zeros(441), 44100)
+    ...     path = os.path.join(root, "Sad", f"SF{k}_F{k}_S0{k}.wav")
+    ...     soundfile.write(path, numpy.zeros(441), 44100)
     >>> found = preparation_fingerprint("urdu", root, n_folds=2)
     >>> found["fold_options"]["n_folds"], found["corpus_content"]["files"]
     (2, 4)
@@ -363,7 +364,8 @@ def _make_room(output_folder, folds, options):
             for key in options
             if recorded.get(key) != options[key]
         ]
-        shown = ", ".join(results[:3]) + (f" and {len(results) - 3} more" if len(results) > 3 else "")
+        more = f" and {len(results) - 3} more" if len(results) > 3 else ""
+        shown = ", ".join(results[:3]) + more
         raise RunMismatchError(
             f"{output_folder} holds folds with results ({shown}) that other fold options "
             f"({'; '.join(changed) or 'other folds'}) would replace; nothing was changed. "

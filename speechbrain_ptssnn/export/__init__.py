@@ -41,8 +41,9 @@ The export checks that the weights load strictly into the adapter its
 not trained on: ``--upstream`` of another kind than the run's is refused; a
 run on precomputed features exports only with ``--upstream emotion2vec
 --upstream_source SRC`` naming the model that computed them (recorded in the
-model card); a known feature size other than the adapter's is refused. Uploading is left to the hub's own tools, e.g.
-``huggingface-cli upload USER/NAME OUT_FOLDER .``.
+model card); a known feature size other than the adapter's is refused.
+Uploading is left to the hub's own tools, e.g. ``huggingface-cli upload
+USER/NAME OUT_FOLDER .``.
 
 Modules: :mod:`~speechbrain_ptssnn.export.run_export` (:func:`choose_fold`,
 :func:`export_run`), :mod:`~speechbrain_ptssnn.export.hub_hparams` (the

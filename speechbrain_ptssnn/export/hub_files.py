@@ -33,7 +33,9 @@ def template_text(name):
 
     Example
     -------
-    >>> "from speechbrain_ptssnn.inference import EmotionRecognizer" in template_text(INTERFACE_TEMPLATE)
+    >>> text = template_text(INTERFACE_TEMPLATE)
+    >>> "from speechbrain_ptssnn.inference import EmotionRecognizer" in text
     True
     """
-    return resources.files(__package__).joinpath("templates").joinpath(name).read_text(encoding="utf-8")
+    templates = resources.files(__package__).joinpath("templates")
+    return templates.joinpath(name).read_text(encoding="utf-8")

@@ -112,7 +112,8 @@ def torch_neurons(adapter):
 
     Example
     -------
-    >>> text = ("a: !new:speechbrain_ptssnn.lobes.PTSSNN\\n  neuron: !name:speechbrain_ptssnn.lobes.PLIF"
+    >>> text = ("a: !new:speechbrain_ptssnn.lobes.PTSSNN"
+    ...         "\\n  neuron: !name:speechbrain_ptssnn.lobes.PLIF"
     ...         "\\n    surrogate: !name:spikingjelly.x.Sigmoid\\n")
     >>> dict(torch_neurons(read_tagged_yaml(text)["a"])["neuron"])
     {'backend': 'torch'}
@@ -336,7 +337,9 @@ def upstream_entries(hparams, upstream, source, hub):
         return {"upstream": upstream}, f"`{cls}` from the run's hparams"
     name = str(upstream).strip().lower()
     if name == "emotion2vec":
-        node = tagged(_EMOTION2VEC, {"source": ref("<upstream_source>"), "hub": ref("<upstream_hub>")})
+        node = tagged(
+            _EMOTION2VEC, {"source": ref("<upstream_source>"), "hub": ref("<upstream_hub>")}
+        )
         entries = {"upstream_source": source, "upstream_hub": hub, "upstream": node}
         return entries, f"emotion2vec `{source}` (frozen, through FunASR)"
     if name == "fbank":

@@ -30,7 +30,8 @@ class _Representer(RoundTripRepresenter):
 
 
 _Representer.add_representer(
-    type(None), lambda representer, _: representer.represent_scalar("tag:yaml.org,2002:null", "null")
+    type(None),
+    lambda representer, _: representer.represent_scalar("tag:yaml.org,2002:null", "null"),
 )
 
 
@@ -58,7 +59,8 @@ def read_tagged_yaml(text):
 
     Example
     -------
-    >>> doc = read_tagged_yaml("n: 3\\nf: !name:math.sqrt\\nl: !new:torch.nn.Linear {in_features: 2}")
+    >>> doc = read_tagged_yaml(
+    ...     "n: 3\\nf: !name:math.sqrt\\nl: !new:torch.nn.Linear {in_features: 2}")
     >>> doc["n"], tag_of(doc["f"]), tag_of(doc["l"]), dict(doc["l"])
     (3, '!name:math.sqrt', '!new:torch.nn.Linear', {'in_features': 2})
     """
@@ -133,7 +135,8 @@ def node_copy(node):
 
     Example
     -------
-    >>> doc = read_tagged_yaml("h: &a [16, 8]  # sizes\\nm: !new:m.M\\n  h: *a\\n  s: rate\\n  f: !name:f")
+    >>> doc = read_tagged_yaml(
+    ...     "h: &a [16, 8]  # sizes\\nm: !new:m.M\\n  h: *a\\n  s: rate\\n  f: !name:f")
     >>> print(dump_yaml({"m": node_copy(doc["m"]), "h": node_copy(doc["h"])}), end="")
     m: !new:m.M
         h: [16, 8]

@@ -87,7 +87,8 @@ def _corpus(info):
 
 
 def _protocol(info):
-    return info["options"].get("protocol") or "the corpus default", info["options"].get("n_folds") or "?"
+    options = info["options"]
+    return options.get("protocol") or "the corpus default", options.get("n_folds") or "?"
 
 
 def _model_fields(info):

@@ -399,7 +399,8 @@ def host_stream(adapter, feats):
 
 
 def chip_frames(adapter, outputs, frames):
-    """The graph's outputs ``[steps, channels]`` as frames ``[frames, channels]`` (the lag dropped)."""
+    """The graph's outputs ``[steps, channels]`` as frames ``[frames, channels]``
+    (the lag dropped)."""
     lag = 0 if adapter.variant == "vanilla" else (1 if len(adapter.blocks) == 2 else 0)
     return outputs[lag : lag + frames]
 
@@ -515,7 +516,8 @@ def _steps(delay, dt):
 
 
 def node_map(dt=DT):
-    """nirtorch's node map for the adapter's graphs (Input, Output, Affine, Linear, Delay, LIF, LI)."""
+    """nirtorch's node map for the adapter's graphs (Input, Output, Affine, Linear,
+    Delay, LIF, LI)."""
     import nir
 
     def affine(node):
@@ -578,7 +580,8 @@ def import_nir(graph, importer="nirtorch", dt=DT):
 
 
 def run_graph(module, stream):
-    """Steps an imported graph through ``stream`` ``[steps, channels]``; returns ``[steps, out]``."""
+    """Steps an imported graph through ``stream`` ``[steps, channels]``; returns
+    ``[steps, out]``."""
     state, outputs = None, []
     with torch.no_grad():
         for x in stream:

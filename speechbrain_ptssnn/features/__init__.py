@@ -92,10 +92,11 @@ def build_feature_source(
     >>> source = build_feature_source("fbank", input_size=40, cache_folder=tempfile.mkdtemp())
     >>> type(source).__name__, source.output_size
     ('FeatureCache', 40)
-    >>> build_feature_source("wav2vec")
+    >>> build_feature_source("wav2vec")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: unknown upstream 'wav2vec'; valid upstreams: emotion2vec, precomputed, fbank (or an upstream module from the hparams)
+    ValueError: unknown upstream 'wav2vec'; valid upstreams: emotion2vec, precomputed, fbank
+    (or an upstream module from the hparams)
     """
     if isinstance(upstream, str):
         name = upstream.strip().lower()
@@ -106,7 +107,9 @@ def build_feature_source(
             )
         if name == "precomputed":
             if features_folder is None:
-                raise ValueError("upstream 'precomputed' needs features_folder (--features_folder=DIR)")
+                raise ValueError(
+                    "upstream 'precomputed' needs features_folder (--features_folder=DIR)"
+                )
             if data_folder is None:
                 raise ValueError("upstream 'precomputed' needs data_folder (the audio root)")
             if input_size is None:

@@ -211,7 +211,10 @@ class FeatureCache:
         if not torch.is_tensor(feats) or feats.dim() != 2:
             return None, "it holds no [frames, dim] features"
         if list(feats.shape) != list(data.get("shape", [])):
-            return None, f"its features have shape {list(feats.shape)}, not the recorded {data.get('shape')}"
+            return None, (
+                f"its features have shape {list(feats.shape)}, "
+                f"not the recorded {data.get('shape')}"
+            )
         if feats.shape[1] != self.output_size or feats.shape[0] == 0:
             return None, f"its features have shape {list(feats.shape)}"
         if feats.dtype != self.storage_dtype:
@@ -336,7 +339,9 @@ class FeatureCache:
             with torch.no_grad():
                 feats, feat_lens = self.upstream(batch.to(device), rel_lens.to(device))
         except ValueError as error:
-            raise ValueError(f"feature extraction failed for {', '.join(wav_paths)}: {error}") from error
+            raise ValueError(
+                f"feature extraction failed for {', '.join(wav_paths)}: {error}"
+            ) from error
         feats = feats.detach().to("cpu", torch.float32)
         n_frames = torch.round(feat_lens.detach().cpu().float() * feats.shape[1]).long()
         return [feats[i, : max(1, int(n_frames[i]))].clone() for i in range(len(wavs))]

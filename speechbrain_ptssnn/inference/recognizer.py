@@ -171,7 +171,8 @@ class EmotionRecognizer(Pretrained):
 
     @property
     def adapter_backend(self):
-        """What computes the logits: ``"torch"`` (the adapter module) or ``"onnx"`` (onnxruntime)."""
+        """What computes the logits: ``"torch"`` (the adapter module) or ``"onnx"``
+        (onnxruntime)."""
         return self._adapter_backend
 
     @adapter_backend.setter
@@ -589,7 +590,8 @@ class EmotionRecognizer(Pretrained):
         return segments
 
     def _decision(self, logits):
-        """Label, index, score (log-posterior), probabilities and rates of one utterance's logits."""
+        """Label, index, score (log-posterior), probabilities and rates of one
+        utterance's logits."""
         log_posteriors = self.posteriors(logits)
         index = int(torch.argmax(log_posteriors))
         return {

@@ -39,8 +39,9 @@ class PTSSNN(torch.nn.Module):
     saturation and the first block, so every projection reads spikes;
     ``spiking_qkv=True`` makes the attention's queries, keys and values
     spikes; ``projection_shortcuts=False`` leaves out the shortcut
-    projections where a block changes width; ``readout="membrane"`` reads the mean membrane potential of
-    non-firing output integrators instead of firing rates (see
+    projections where a block changes width; ``readout="membrane"`` reads the
+    mean membrane potential of non-firing output integrators instead of firing
+    rates (see
     :class:`SpikingClassifier`); ``spike_dropout`` drops spikes between the
     blocks during training.
 

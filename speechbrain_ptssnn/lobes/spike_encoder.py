@@ -55,7 +55,8 @@ class SpikeEncoder(torch.nn.Module):
         self.neurons = neuron()
 
     def forward(self, x, lengths=None):
-        """Encodes ``x`` ``[batch, time, input_size]`` into ``[batch, time, output_size]`` spikes."""
+        """Encodes ``x`` ``[batch, time, input_size]`` into ``[batch, time,
+        output_size]`` spikes."""
         mask = lengths_to_mask(lengths, x.shape[1], device=x.device)
         if self.two_sided:
             x = torch.cat([x, -x], dim=-1)

@@ -89,10 +89,11 @@ def report_main(argv):
     Example
     -------
     >>> import tempfile
-    >>> report_main([tempfile.mkdtemp()])
+    >>> report_main([tempfile.mkdtemp()])  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: ... has no finished fold (no fold_<k>/metrics.json): train it with a recipe first, e.g. recipes/EMODB/train.py
+    ValueError: ... has no finished fold (no fold_<k>/metrics.json): train it with a recipe
+    first, e.g. recipes/EMODB/train.py
     """
     parser = argparse.ArgumentParser(
         prog="python -m speechbrain_ptssnn.report",
@@ -102,7 +103,8 @@ def report_main(argv):
         epilog="Any other --KEY=VALUE overrides that hparams key when rebuilding the model.",
     )
     parser.add_argument("run", help="experiment folder (a recipe's output_folder)")
-    parser.add_argument("--fold", type=int, default=None, help="only this fold (default: every finished fold)")
+    parser.add_argument("--fold", type=int, default=None,
+                        help="only this fold (default: every finished fold)")
     parser.add_argument("--device", default="cpu", help="where the model runs (cpu, cuda)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     parser.add_argument("--check-utterances", type=int, default=3,
@@ -143,8 +145,10 @@ def fold_summary(report):
     >>> from speechbrain_ptssnn.report.efficiency import measure_model
     >>> model = PTSSNN(input_size=8, n_classes=2, hidden_sizes=(8, 4), bias_hidden_size=2)
     >>> report = measure_model(model, [("a", torch.randn(12, 8), 0.24)], check_utterances=0)
-    >>> print(fold_summary(dict(report, fold=1, output_folder="/run", plots={})))  # doctest: +ELLIPSIS
-    fold 1: 645 trainable parameters; energy per sample ... µJ (ANN twin ... µJ), mean test utterance 0.24 s
+    >>> print(fold_summary(dict(report, fold=1, output_folder="/run", plots={})))
+    ... # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    fold 1: 645 trainable parameters; energy per sample ... µJ (ANN twin ... µJ),
+    mean test utterance 0.24 s
       blocks.0.neurons: rate ...
       ...
       wrote /run/fold_1/efficiency.json, efficiency.md
@@ -159,7 +163,8 @@ def fold_summary(report):
     ]
     for name, stats in report["spiking"]["layers"].items():
         lines.append(
-            f"  {name}: rate {stats['mean_rate']:.4f}, silent {100 * stats['silent_fraction']:.1f} %, "
+            f"  {name}: rate {stats['mean_rate']:.4f}, "
+            f"silent {100 * stats['silent_fraction']:.1f} %, "
             f"saturated {100 * stats['saturated_fraction']:.1f} %"
         )
     lines.append(f"  wrote {folder}/fold_{report['fold']}/efficiency.json, efficiency.md"

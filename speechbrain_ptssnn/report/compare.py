@@ -130,19 +130,23 @@ def comparison_table(runs):
     Example
     -------
     >>> row = {"name": "ptssnn", "folder": "/runs/p", "folds": [1, 2],
-    ...        "mean": {"WA": 70.0, "UA": 65.0, "F1": 64.0}, "std": {"WA": 1.0, "UA": 2.0, "F1": 1.5},
+    ...        "mean": {"WA": 70.0, "UA": 65.0, "F1": 64.0},
+    ...        "std": {"WA": 1.0, "UA": 2.0, "F1": 1.5},
     ...        "parameters": 1283656, "energy_mj": 0.35, "ann_twin_energy_mj": 0.9,
     ...        "energy_per_second_mj": 0.1, "efficiency_folds": 2}
-    >>> print(comparison_table([row]), end="")
-    | run | folds | WA (%) | UA (%) | F1 (%) | params (M) | energy / sample (mJ) | ANN twin (mJ) | folder |
+    >>> print(comparison_table([row]), end="")  # doctest: +NORMALIZE_WHITESPACE
+    | run | folds | WA (%) | UA (%) | F1 (%) | params (M) | energy / sample (mJ) |
+      ANN twin (mJ) | folder |
     |---|---:|---:|---:|---:|---:|---:|---:|---|
     | ptssnn | 2 | 70.00 ± 1.00 | 65.00 ± 2.00 | 64.00 ± 1.50 | 1.284 | 0.35 | 0.9 | /runs/p |
     <BLANKLINE>
-    Energy: the adapter only (upstream encoder excluded), E_MAC = 4.6 pJ, E_AC = 0.9 pJ, mean over folds with an efficiency report (python -m speechbrain_ptssnn.report RUN).
+    Energy: the adapter only (upstream encoder excluded), E_MAC = 4.6 pJ, E_AC = 0.9 pJ,
+    mean over folds with an efficiency report (python -m speechbrain_ptssnn.report RUN).
     """
     rows = [run if isinstance(run, dict) else run_summary(run) for run in runs]
     lines = [
-        "| run | folds | WA (%) | UA (%) | F1 (%) | params (M) | energy / sample (mJ) | ANN twin (mJ) | folder |",
+        "| run | folds | WA (%) | UA (%) | F1 (%) | params (M) | energy / sample (mJ) "
+        "| ANN twin (mJ) | folder |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
@@ -150,7 +154,8 @@ def comparison_table(runs):
         params = "–" if row["parameters"] is None else f"{row['parameters'] / 1e6:.3f}"
         lines.append(
             f"| {row['name']} | {len(row['folds'])} | {metrics} | {params} | "
-            f"{_energy(row['energy_mj'])} | {_energy(row['ann_twin_energy_mj'])} | {row['folder']} |"
+            f"{_energy(row['energy_mj'])} | {_energy(row['ann_twin_energy_mj'])} | "
+            f"{row['folder']} |"
         )
     lines += [
         "",
@@ -290,7 +295,9 @@ def paired_bootstrap(run_a, run_b, folds, resamples=BOOTSTRAP_RESAMPLES, seed=BO
     keys = sorted(rows_a)
     if any(rows_a[key][0] != rows_b[key][0] for key in keys):
         return None
-    labels = sorted({label for rows in (rows_a, rows_b) for pair in rows.values() for label in pair})
+    labels = sorted(
+        {label for rows in (rows_a, rows_b) for pair in rows.values() for label in pair}
+    )
     index = {label: i for i, label in enumerate(labels)}
     true = np.array([index[rows_a[key][0]] for key in keys])
     pred_a = np.array([index[rows_a[key][1]] for key in keys])

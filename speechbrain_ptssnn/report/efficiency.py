@@ -97,10 +97,11 @@ def efficiency_report(
     Example
     -------
     >>> import tempfile
-    >>> efficiency_report(tempfile.mkdtemp())
+    >>> efficiency_report(tempfile.mkdtemp())  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: ... has no finished fold (no fold_<k>/metrics.json): train it with a recipe first, e.g. recipes/EMODB/train.py
+    ValueError: ... has no finished fold (no fold_<k>/metrics.json): train it with a recipe
+    first, e.g. recipes/EMODB/train.py
     """
     folds = [int(fold)] if fold is not None else finished_folds(output_folder)
     reports = {}
@@ -317,7 +318,8 @@ def fold_efficiency(
 
 
 def _chosen_by(best_metric):
-    return f"lowest validation {best_metric}" if best_metric == "loss" else f"highest validation {best_metric}"
+    direction = "lowest" if best_metric == "loss" else "highest"
+    return f"{direction} validation {best_metric}"
 
 
 def _upstream_name(hparams):

@@ -410,7 +410,8 @@ class OperationCounter:
         self._captured.clear()
 
     def _capture_qkv(self, attention, index, module, args, spikes):
-        """Keeps an attention call's query, key or value spikes (``index`` 0, 1, 2) for its count."""
+        """Keeps an attention call's query, key or value spikes (``index`` 0, 1, 2)
+        for its count."""
         captured = self._captured.setdefault(attention, [None, None, None])
         captured[index] = spikes
 
@@ -562,24 +563,30 @@ def stock_counter_check(model, inputs):
 
 #: What :func:`OperationCounter` counts, in words (copied into every report).
 COUNTED = (
-    "Linear layers fed with spikes: ACs = sum of the input (non-zero spikes; a count k counts k times) x out_features.",
-    "Linear layers fed with real values: rows x in x out MACs (the first projection of the continuous features, "
-    "the classifier on the real-valued calibrated frames, the homeostatic bias generator's MLP, the vanilla SNN's "
-    "projection, both layers of the linear baseline).",
-    "The attention's products of real tensors K^T V and Q (K^T V): 2 n D^2 MACs over its n positions "
-    "(L_p prompts + frames); its Q, K, V projections read spikes (ACs).",
-    "The ANN twin (same layers, ReLU instead of PLIF): every linear layer and product as dense MACs.",
-    "Energy = 4.6 pJ x MACs + 0.9 pJ x ACs (Eq. 19-21); one utterance at a time, so padding never counts.",
+    "Linear layers fed with spikes: ACs = sum of the input (non-zero spikes; a count k counts "
+    "k times) x out_features.",
+    "Linear layers fed with real values: rows x in x out MACs (the first projection of the "
+    "continuous features, the classifier on the real-valued calibrated frames, the homeostatic "
+    "bias generator's MLP, the vanilla SNN's projection, both layers of the linear baseline).",
+    "The attention's products of real tensors K^T V and Q (K^T V): 2 n D^2 MACs over its n "
+    "positions (L_p prompts + frames); its Q, K, V projections read spikes (ACs).",
+    "The ANN twin (same layers, ReLU instead of PLIF): every linear layer and product as dense "
+    "MACs.",
+    "Energy = 4.6 pJ x MACs + 0.9 pJ x ACs (Eq. 19-21); one utterance at a time, so padding "
+    "never counts.",
 )
 
 #: What it leaves out, in words.
 NOT_COUNTED = (
-    "Normalisations: the soft saturation's LayerNorm and tanh, the key column norms of the attention (Eq. 9).",
-    "Batch norm: folded into the preceding linear layer at inference (BN(Wx) = W'x + b'), so free.",
-    "Bias additions (they initialise the accumulator), residual additions, the temporal shift (memory moves), "
-    "masking.",
-    "The PLIF neurons' membrane updates (charge, fire, reset), the pooling of output spikes into rates, the "
-    "classifier's tie-break term (its mean input current), softmax.",
+    "Normalisations: the soft saturation's LayerNorm and tanh, the key column norms of the "
+    "attention (Eq. 9).",
+    "Batch norm: folded into the preceding linear layer at inference (BN(Wx) = W'x + b'), so "
+    "free.",
+    "Bias additions (they initialise the accumulator), residual additions, the temporal shift "
+    "(memory moves), masking.",
+    "The PLIF neurons' membrane updates (charge, fire, reset), the pooling of output spikes "
+    "into rates, the classifier's tie-break term (its mean input current), softmax.",
     "Memory accesses and data movement.",
-    "The upstream encoder: reported separately (an architecture-based estimate of emotion2vec base).",
+    "The upstream encoder: reported separately (an architecture-based estimate of emotion2vec "
+    "base).",
 )

@@ -196,10 +196,11 @@ def hparams_candidates(output_folder, n_classes, overrides=None, fold=None):
     Example
     -------
     >>> import tempfile
-    >>> hparams_candidates(tempfile.mkdtemp(), 4)
+    >>> hparams_candidates(tempfile.mkdtemp(), 4)  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    FileNotFoundError: ... has neither hyperparams.yaml nor summary.json: cannot tell which model was trained
+    FileNotFoundError: ... has neither hyperparams.yaml nor summary.json: cannot tell which
+    model was trained
     """
     overrides = dict(overrides or {})
     candidates = []
@@ -207,7 +208,8 @@ def hparams_candidates(output_folder, n_classes, overrides=None, fold=None):
     if fold is not None:
         snapshots.insert(0, os.path.join(fold_folder(output_folder, fold), HPARAMS_FILE))
     for snapshot in filter(os.path.exists, snapshots):
-        candidates.append((snapshot, functools.partial(_load_snapshot, snapshot, n_classes, overrides)))
+        load = functools.partial(_load_snapshot, snapshot, n_classes, overrides)
+        candidates.append((snapshot, load))
     summary = os.path.join(output_folder, "summary.json")
     if os.path.exists(summary):
         with open(summary, encoding="utf-8") as stream:
@@ -219,7 +221,9 @@ def hparams_candidates(output_folder, n_classes, overrides=None, fold=None):
                     raise FileNotFoundError(f"{hparams_file} (recorded in {summary}) is gone")
                 recorded = dict(configuration.get("overrides") or {})
                 with open(hparams_file, encoding="utf-8") as stream:
-                    return load_hyperpyyaml(stream, {**recorded, **overrides, "n_classes": n_classes})
+                    return load_hyperpyyaml(
+                        stream, {**recorded, **overrides, "n_classes": n_classes}
+                    )
 
             candidates.append((f"{hparams_file} with the overrides of {summary}", from_summary))
     if not candidates:

@@ -59,13 +59,18 @@ def _model_lines(report):
     """The title, the model, its checkpoint and hparams, the test set."""
     model, test = report["model"], report["test_set"]
     name = model.get("experiment_name") or model["class"]
-    title = f"# Efficiency report: {name}" + (f", fold {report['fold']}" if "fold" in report else "")
-    details = f"- Model: `{model['class']}`" + (f" (variant `{model['variant']}`)" if model.get("variant") else "")
+    title = f"# Efficiency report: {name}" + (
+        f", fold {report['fold']}" if "fold" in report else ""
+    )
+    details = f"- Model: `{model['class']}`" + (
+        f" (variant `{model['variant']}`)" if model.get("variant") else ""
+    )
     if model.get("input_size"):
         details += f", input {model['input_size']}, {model['n_classes']} classes"
     lines = [title, "", details]
     if "checkpoint" in report:
-        lines.append(f"- Checkpoint: `{report['checkpoint']['path']}` ({report['checkpoint']['chosen_by']})")
+        checkpoint = report["checkpoint"]
+        lines.append(f"- Checkpoint: `{checkpoint['path']}` ({checkpoint['chosen_by']})")
     if "hparams_source" in report:
         lines.append(f"- Hparams: `{report['hparams_source']}`")
     lines.append(
@@ -87,7 +92,10 @@ def _parameter_lines(report):
     lines += [f"| {name} | {count:,} |" for name, count in params["components"].items()]
     lines += [f"| **total** | **{params['total']:,}** |", ""]
     lines += ["| module | type | parameters |", "|---|---|---:|"]
-    lines += [f"| {row['module']} | {row['type']} | {row['parameters']:,} |" for row in params["modules"]]
+    lines += [
+        f"| {row['module']} | {row['type']} | {row['parameters']:,} |"
+        for row in params["modules"]
+    ]
     return lines
 
 
@@ -153,14 +161,18 @@ def _energy_lines(report):
     energy, test = report["energy"], report["test_set"]
     lines = [
         "", "## Operations and energy (Eq. 19-21)", "",
-        f"E_MAC = {energy['e_mac_pj']} pJ, E_AC = {energy['e_ac_pj']} pJ. Per sample: mean over the "
-        f"{test['utterances']} test utterances (mean duration {test['mean_seconds']:.2f} s).",
+        f"E_MAC = {energy['e_mac_pj']} pJ, E_AC = {energy['e_ac_pj']} pJ. "
+        f"Per sample: mean over the {test['utterances']} test utterances "
+        f"(mean duration {test['mean_seconds']:.2f} s).",
         "",
         "| site | ACs / sample | MACs / sample | ANN twin MACs / sample |",
         "|---|---:|---:|---:|",
     ]
     for name, counts in report["operations"]["layers"].items():
-        lines.append(f"| {name} | {_si(counts['acs'])} | {_si(counts['macs'])} | {_si(counts['ann_macs'])} |")
+        lines.append(
+            f"| {name} | {_si(counts['acs'])} | {_si(counts['macs'])} "
+            f"| {_si(counts['ann_macs'])} |"
+        )
     m, t = energy["model"], energy["ann_twin"]
     lines += [
         "",
@@ -181,12 +193,14 @@ def _energy_lines(report):
 def _upstream_lines(report):
     """The upstream encoder's estimate, apart from the model's."""
     upstream = report["upstream"]
+    used = upstream.get("used_by_this_run")
+    per_sample, per_second = upstream["per_sample"], upstream["per_second"]
     return [
         "", "### Upstream encoder (separately)", "",
-        (f"This run's features: {upstream['used_by_this_run']}. " if upstream.get("used_by_this_run") else "")
+        (f"This run's features: {used}. " if used else "")
         + f"Estimate for {upstream['model']}: "
-        f"{_si(upstream['per_sample']['macs'])}MACs = {upstream['per_sample']['energy_mj']:.2f} mJ per sample, "
-        f"{_si(upstream['per_second']['macs'])}MACs = {upstream['per_second']['energy_mj']:.2f} mJ per second of audio.",
+        f"{_si(per_sample['macs'])}MACs = {per_sample['energy_mj']:.2f} mJ per sample, "
+        f"{_si(per_second['macs'])}MACs = {per_second['energy_mj']:.2f} mJ per second of audio.",
         "",
         upstream["method"],
     ]
@@ -203,8 +217,9 @@ def _counted_lines(report):
         verdict = "agree" if check["agrees"] else "differ"
         lines += [
             "", "### Cross-check with SpikingJelly's stock counters", "",
-            f"On the first {check['utterances']} test utterances: SynOpCounter {check['spikingjelly_synops']:,} "
-            f"vs our ACs {check['ours_acs']:,}; MACCounter {check['spikingjelly_macs']:,} vs our MACs "
+            f"On the first {check['utterances']} test utterances: "
+            f"SynOpCounter {check['spikingjelly_synops']:,} vs our ACs {check['ours_acs']:,}; "
+            f"MACCounter {check['spikingjelly_macs']:,} vs our MACs "
             f"{check['ours_macs']:,} ({verdict}). {check['note']}",
         ]
     return lines

@@ -164,9 +164,9 @@ class ClassifierCurrentProbe:
     frame, the current ``I = W (h + b) + c`` the classifier's PLIF neurons
     receive and the current they would receive without the bias,
     ``I - W b`` (exact: the classifier is linear). It also runs the neurons
-    on the bias-free current (through ``forward``, so no hook sees it) to count, per utterance and class neuron, how often a
-    neuron is silent (no spike) or saturated (rate ≥ 0.95) with and without
-    the bias.
+    on the bias-free current (through ``forward``, so no hook sees it) to
+    count, per utterance and class neuron, how often a neuron is silent (no
+    spike) or saturated (rate ≥ 0.95) with and without the bias.
 
     Arguments
     ---------

@@ -70,8 +70,9 @@ def plot_pareto(points, path, title="Accuracy against energy per utterance"):
     Example
     -------
     >>> import os, tempfile
-    >>> points = [{"name": "linear", "wa": 85.0, "wa_std": 3.4, "energy_mj": 0.045, "spiking": False},
-    ...           {"name": "ptssnn", "wa": 86.0, "wa_std": 3.0, "energy_mj": 0.02, "spiking": True}]
+    >>> points = [
+    ...     {"name": "linear", "wa": 85.0, "wa_std": 3.4, "energy_mj": 0.045, "spiking": False},
+    ...     {"name": "ptssnn", "wa": 86.0, "wa_std": 3.0, "energy_mj": 0.02, "spiking": True}]
     >>> path = plot_pareto(points, os.path.join(tempfile.mkdtemp(), "pareto.png"))
     >>> os.path.getsize(path) > 0
     True

@@ -121,14 +121,15 @@ def plot_classifier_current(with_bias, without_bias, threshold, path, has_bias=T
         low, high = low - 1.0, high + 1.0
     bins = np.linspace(low, high, 60)
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    above = 100 * (with_bias >= threshold).mean()
     if has_bias:
         ax.hist(without_bias, bins=bins, alpha=0.55, color="tab:gray",
                 label=f"without bias ({100 * (without_bias >= threshold).mean():.1f}% ≥ threshold)")
         ax.hist(with_bias, bins=bins, alpha=0.55, color="tab:blue",
-                label=f"with homeostatic bias ({100 * (with_bias >= threshold).mean():.1f}% ≥ threshold)")
+                label=f"with homeostatic bias ({above:.1f}% ≥ threshold)")
     else:
         ax.hist(with_bias, bins=bins, alpha=0.7, color="tab:blue",
-                label=f"no homeostatic bias in this model ({100 * (with_bias >= threshold).mean():.1f}% ≥ threshold)")
+                label=f"no homeostatic bias in this model ({above:.1f}% ≥ threshold)")
     ax.axvline(threshold, color="tab:red", linestyle="--", label=f"threshold V_th = {threshold:g}")
     ax.set_xlabel("membrane input current of the classifier neurons")
     ax.set_ylabel("frames × neurons")

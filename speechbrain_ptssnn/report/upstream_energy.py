@@ -50,7 +50,10 @@ def mac_architecture(model_conf):
     layers = feature_encoder_layers(model_conf)
     channels = {layer_channels for layer_channels, _, _ in layers}
     if len(channels) != 1:
-        raise ValueError(f"the MAC estimate assumes one channel count in the feature encoder, got {sorted(channels)}")
+        raise ValueError(
+            "the MAC estimate assumes one channel count in the feature encoder, "
+            f"got {sorted(channels)}"
+        )
     audio = model_conf["modalities"]["audio"]
     return dict(
         embed_dim=int(model_conf["embed_dim"]),
@@ -85,8 +88,9 @@ def _method(model_conf):
         f"{arch['conv_pos_depth']} grouped positional convolutions ({dim} channels, "
         f"{arch['conv_pos_groups']} groups, kernel {_positional_kernel(arch)}), and "
         f"{arch['blocks']} transformer blocks ({prenet} prenet + {arch['blocks'] - prenet} main; "
-        f"Q, K, V and output projections 4 N D^2, feed-forward 2 N D {arch['mlp_ratio']:g}D, attention "
-        f"scores and mixing 2 N^2 D) over N = frames + {arch['extra_tokens']} extra tokens; "
+        f"Q, K, V and output projections 4 N D^2, feed-forward 2 N D {arch['mlp_ratio']:g}D, "
+        f"attention scores and mixing 2 N^2 D) over N = frames + {arch['extra_tokens']} "
+        "extra tokens; "
         "per utterance from its 16 kHz sample count, so the quadratic attention term is "
         "exact per utterance. Not counted: layer norms, GELU, softmax, ALiBi biases, the "
         "waveform normalisation. Energy = MACs x E_MAC."
@@ -149,7 +153,9 @@ def emotion2vec_macs(num_samples, **architecture):
     )
     tokens = frames + arch["extra_tokens"]
     hidden = int(dim * arch["mlp_ratio"])
-    parts["transformer_linear"] = arch["blocks"] * (4 * tokens * dim * dim + 2 * tokens * dim * hidden)
+    parts["transformer_linear"] = arch["blocks"] * (
+        4 * tokens * dim * dim + 2 * tokens * dim * hidden
+    )
     parts["attention"] = arch["blocks"] * 2 * tokens * tokens * dim
     result = dict(parts)
     result["total"] = sum(parts.values())

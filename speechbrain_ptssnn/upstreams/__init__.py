@@ -27,7 +27,10 @@ an emotion2vec model is loaded or built.
 """
 
 from speechbrain_ptssnn.upstreams.emotion2vec import SAMPLE_RATE, Emotion2vec
-from speechbrain_ptssnn.upstreams.emotion2vec_conf import emotion2vec_model_conf, feature_encoder_layers
+from speechbrain_ptssnn.upstreams.emotion2vec_conf import (
+    emotion2vec_model_conf,
+    feature_encoder_layers,
+)
 from speechbrain_ptssnn.upstreams.fingerprint import state_fingerprint
 from speechbrain_ptssnn.upstreams.funasr_loading import IGNORED_KEY_PREFIXES
 from speechbrain_ptssnn.upstreams.precomputed import PrecomputedFeatures

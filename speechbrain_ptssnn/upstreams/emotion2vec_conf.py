@@ -247,7 +247,9 @@ def feature_encoder_layers(model_conf):
     if not isinstance(layers, list) or not all(
         isinstance(layer, tuple) and len(layer) == 3 for layer in layers
     ):
-        raise ValueError(f"feature_encoder_spec is not a list of (channels, kernel, stride): {spec!r}")
+        raise ValueError(
+            f"feature_encoder_spec is not a list of (channels, kernel, stride): {spec!r}"
+        )
     return layers
 
 

@@ -52,7 +52,8 @@ def resolve_hub(source, hub):
 
     Example
     -------
-    >>> resolve_hub("emotion2vec/emotion2vec_base", None), resolve_hub("iic/emotion2vec_base", "huggingface")
+    >>> (resolve_hub("emotion2vec/emotion2vec_base", None),
+    ...  resolve_hub("iic/emotion2vec_base", "huggingface"))
     ('hf', 'hf')
     """
     if hub is None:
@@ -126,7 +127,8 @@ def preserved_rng_state():
     >>> torch.equal(torch.get_rng_state(), state)
     True
     """
-    py_state, np_state, torch_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    py_state, np_state = random.getstate(), np.random.get_state()
+    torch_state = torch.get_rng_state()
     cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
     try:
         yield
@@ -331,7 +333,8 @@ def check_checkpoint_keys(model, checkpoint_path, ignored_key_prefixes):
             ("shape mismatches", mismatched),
         ):
             if keys:
-                shown = ", ".join(keys[:20]) + (f", ... ({len(keys)} in all)" if len(keys) > 20 else "")
+                more = f", ... ({len(keys)} in all)" if len(keys) > 20 else ""
+                shown = ", ".join(keys[:20]) + more
                 parts.append(f"{label}: {shown}")
         raise RuntimeError(
             f"the emotion2vec checkpoint {checkpoint_path} does not match the model "

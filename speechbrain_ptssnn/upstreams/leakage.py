@@ -43,7 +43,8 @@ def is_emotion2vec_plus(upstream_source):
 
     Example
     -------
-    >>> is_emotion2vec_plus("iic/emotion2vec_plus_base"), is_emotion2vec_plus("/models/emotion2vec+large")
+    >>> (is_emotion2vec_plus("iic/emotion2vec_plus_base"),
+    ...  is_emotion2vec_plus("/models/emotion2vec+large"))
     (True, True)
     >>> is_emotion2vec_plus("iic/emotion2vec_base"), is_emotion2vec_plus(None)
     (False, False)
@@ -97,8 +98,12 @@ def leakage_sentence(leakage):
 
     Example
     -------
-    >>> print(leakage_sentence(upstream_leakage("emotion2vec", "iic/emotion2vec_plus_seed", ["urdu"])))
-    upstream may have seen test data: iic/emotion2vec_plus_seed was trained on data that includes urdu (github.com/ddlBoJack/emotion2vec/issues/46 and the emotion2vec README: emotion2vec+ seed was fine-tuned on EmoBox's academic SER corpora, emotion2vec+ base and large on data pseudo-labelled by it)
+    >>> leakage = upstream_leakage("emotion2vec", "iic/emotion2vec_plus_seed", ["urdu"])
+    >>> print(leakage_sentence(leakage))  # doctest: +NORMALIZE_WHITESPACE
+    upstream may have seen test data: iic/emotion2vec_plus_seed was trained on data that
+    includes urdu (github.com/ddlBoJack/emotion2vec/issues/46 and the emotion2vec README:
+    emotion2vec+ seed was fine-tuned on EmoBox's academic SER corpora, emotion2vec+ base and
+    large on data pseudo-labelled by it)
     """
     return (
         f"{leakage['warning']}: {leakage['upstream_source']} was trained on data that includes "

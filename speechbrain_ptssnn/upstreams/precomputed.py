@@ -58,10 +58,11 @@ class PrecomputedFeatures:
     >>> source.load(wav).shape
     torch.Size([49, 4])
     >>> PrecomputedFeatures(os.path.join(root, "feats"), os.path.join(root, "wav"), 8).fill([wav])
-    ... # doctest: +ELLIPSIS
+    ... # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: precomputed features of the wrong shape (input_size is 8): .../spk1/a.npy has shape (49, 4)
+    ValueError: precomputed features of the wrong shape (input_size is 8):
+    .../spk1/a.npy has shape (49, 4)
     """
 
     def __init__(self, features_folder, data_folder, input_size, storage_dtype="float16"):
@@ -115,7 +116,9 @@ class PrecomputedFeatures:
         wav_path = os.path.abspath(os.fspath(wav_path))
         rel = os.path.relpath(wav_path, self.data_folder)
         if rel.startswith(os.pardir + os.sep) or rel == os.pardir or os.path.isabs(rel):
-            real_rel = os.path.relpath(os.path.realpath(wav_path), os.path.realpath(self.data_folder))
+            real_rel = os.path.relpath(
+                os.path.realpath(wav_path), os.path.realpath(self.data_folder)
+            )
             if real_rel.startswith(os.pardir) or os.path.isabs(real_rel):
                 raise ValueError(
                     f"{wav_path} is not under data_folder {self.data_folder}, so its "
