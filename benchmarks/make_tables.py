@@ -4,8 +4,9 @@
 Accuracy: one table per corpus and protocol, one row per configuration, mean ±
 sample standard deviation over the folds finished so far (their number is
 shown: a partial row is marked), and the per-fold (paired) WA difference to
-the linear baseline and to the paper's form (`ptssnn_paper`) on the same folds. Energy: the efficiency reports of first folds
-copied next to the results (``efficiency_fold_1.json``, from
+the linear baseline and to the paper's form (``ptssnn_paper``) on the same
+folds. Energy: the efficiency reports of first folds copied next to the
+results (``efficiency_fold_1.json``, from
 ``python -m speechbrain_ptssnn.report RUN --fold 1``), when present.
 
 Usage::
