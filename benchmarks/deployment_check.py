@@ -12,7 +12,7 @@ included: only the adapter is exported here, on the features the run read):
   (nirtorch with the PLIF arithmetic, and SpikingJelly's node mapping) and
   stepped through every test utterance: spikes that differ, labels and logits
   of the host computing from the chip's spikes; the host/chip split of this
-  adapter and of the default configuration (input 768, 4 classes);
+  adapter and of the default configuration (hparams/ptssnn.yaml: input 768, 4 classes);
 * **calibration**: the fold's ``calibration.json`` (the temperature fitted on
   the validation part; NLL and ECE, 10 bins, before and after on the test part).
 
@@ -28,13 +28,14 @@ import sys
 import tempfile
 
 import torch
+from hyperpyyaml import load_hyperpyyaml
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
 
 from speechbrain_ptssnn.export.nir_export import compare_nir, nir_graph, write_nir  # noqa: E402
 from speechbrain_ptssnn.export.onnx_export import compare_onnx  # noqa: E402
 from speechbrain_ptssnn.features import make_feature_source  # noqa: E402
-from speechbrain_ptssnn.lobes import PTSSNN  # noqa: E402
 from speechbrain_ptssnn.report.loading import read_test_set, rebuild_fold  # noqa: E402
 from speechbrain_ptssnn.runs import CALIBRATION_FILE, fold_folder, read_json  # noqa: E402
 
@@ -73,7 +74,9 @@ def main():
     split = write_nir(adapter, graph_path)
     nir = {importer: compare_nir(adapter, graph_path, feats, importer)
            for importer in ("nirtorch", "spikingjelly")}
-    _, default_split = nir_graph(PTSSNN(input_size=768, n_classes=4).eval())
+    default = load_hyperpyyaml(open(os.path.join(REPO, "hparams", "ptssnn.yaml")),
+                               {"data_folder": "", "corpus": ""})["adapter"]
+    _, default_split = nir_graph(default.eval())  # hparams/ptssnn.yaml: input 768, 4 classes
 
     result = {
         "run": os.path.abspath(args.run),

@@ -180,6 +180,10 @@ def nir_graph(adapter, dt=DT):
                       "no_attention": "the mean spikes of the last block"}[adapter.variant]
             host[host_modules.index("bias_generator")] = (
                 f"homeostatic bias (from {source}, over the whole utterance)")
+        if adapter.classifier.readout == "membrane":
+            host[host_modules.index("classifier")] = (
+                "classifier (Linear) and its read-out (mean membrane potential of leaky "
+                "integrators, no spikes)")
     chip_parameters = sum(p.numel() for name, p in adapter.named_parameters()
                           if adapter.variant == "vanilla" or name.startswith("blocks."))
     split = {
@@ -341,7 +345,7 @@ def _host_neurons(adapter):
     """Layers of spiking neurons left on the host (their widths)."""
     if adapter.variant == "vanilla":
         return []
-    layers = [adapter.classifier.linear]
+    layers = [adapter.classifier.linear] if adapter.classifier.readout == "rate" else []
     if adapter.encoder is not None:
         layers.append(adapter.encoder.output_size)
     attention = getattr(adapter, "attention", None)
