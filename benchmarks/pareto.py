@@ -10,7 +10,7 @@ that every configuration of the setting has finished are used, so the points
 compare on the same folds (the title says how many). Configurations without an
 efficiency report are listed but not drawn.
 
-    python benchmarks/pareto.py [--settings emodb_stratified urdu_stratified]
+    python benchmarks/pareto.py [--settings emodb_stratified ...] [--configs linear ptssnn]
 """
 
 import argparse
@@ -34,12 +34,13 @@ def finished_folds(folder, config):
     return {int(os.path.basename(p)[5:-5]): read_json(p) for p in paths}
 
 
-def setting_points(folder):
-    """One point per configuration folder of a setting, on the folds they all have."""
+def setting_points(folder, configs=None):
+    """One point per configuration folder of a setting (or of ``configs``), on the folds they all
+    have."""
     results = {
         config: finished_folds(folder, config)
         for config in sorted(os.listdir(folder))
-        if os.path.isdir(os.path.join(folder, config))
+        if os.path.isdir(os.path.join(folder, config)) and (not configs or config in configs)
     }
     results = {config: folds for config, folds in results.items() if folds}
     common = set.intersection(*(set(folds) for folds in results.values())) if results else set()
@@ -61,13 +62,16 @@ def setting_points(folder):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--settings", nargs="*", help="settings to draw (default: all)")
+    parser.add_argument("--configs", nargs="*",
+                        help="configurations to draw (default: all; the folds compared are "
+                             "those all of them have)")
     args = parser.parse_args(argv)
     settings = args.settings or sorted(
         name for name in os.listdir(RESULTS)
         if os.path.isdir(os.path.join(RESULTS, name)) and name != "validation"
     )
     for setting in settings:
-        points = setting_points(os.path.join(RESULTS, setting))
+        points = setting_points(os.path.join(RESULTS, setting), args.configs)
         drawn = [p for p in points if p["energy_mj"]]
         front = {drawn[i]["name"] for i in pareto_front(drawn)}
         for p in points:
