@@ -16,6 +16,10 @@ folds
     Stratified k-fold and leave-one-speaker-out folds.
 manifest
     Reading and writing JSON manifests.
+emobox
+    EmoBox's published folds and label maps, read and matched to a corpus copy.
+emobox_write
+    A prepared run's folds written in EmoBox's format.
 prepare
     ``prepare_corpus`` and ``prepare_<corpus>``: folders to fold manifests.
 cli

@@ -13,7 +13,7 @@ import logging
 import os
 
 from speechbrain_ptssnn.dataprep.corpora import corpus_defaults, get_corpus
-from speechbrain_ptssnn.dataprep.emobox import write_partitions
+from speechbrain_ptssnn.dataprep.emobox_write import write_partitions
 from speechbrain_ptssnn.dataprep.folds import PROTOCOLS
 from speechbrain_ptssnn.dataprep.manifest import read_manifest
 from speechbrain_ptssnn.dataprep.prepare import SPLITS, prepare_corpus
