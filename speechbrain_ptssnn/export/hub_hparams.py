@@ -238,28 +238,9 @@ def choose_upstream(hparams, upstream=None, upstream_source=None):
     warnings = []
     trained = hparams.get("upstream", "emotion2vec")
     trained_kind = trained.strip().lower() if isinstance(trained, str) else None
-    requested = str(upstream).strip().lower() if upstream is not None else None
     trained_source = hparams.get("upstream_source") or DEFAULT_SOURCE
     named_by_hand = trained_kind == "precomputed"
-    if named_by_hand:
-        if requested != "emotion2vec" or not upstream_source:
-            why = (" Filterbanks are computed by the exported model itself: they are never what "
-                   "a run on precomputed features was trained on." if requested == "fbank" else "")
-            raise ValueError(
-                "this run was trained on precomputed features (upstream: precomputed), which a "
-                "pretrained model cannot compute: export it only with the upstream that "
-                "produced them, named with --upstream emotion2vec --upstream_source <the model "
-                f"that computed {hparams.get('features_folder') or 'the .npy files'}>." + why
-            )
-        name = "emotion2vec"
-    elif requested is not None and requested != trained_kind:
-        own = trained_kind or f"the module {tag_of(trained)}"
-        raise ValueError(
-            f"the adapter was trained on {own} features: --upstream {upstream} would feed it "
-            "features it never saw. Leave --upstream out to export it with its own upstream."
-        )
-    else:
-        name = trained if upstream is None else upstream
+    name = _upstream_name(hparams, trained, trained_kind, upstream, upstream_source)
     source = upstream_source or trained_source
     is_emotion2vec = isinstance(name, str) and name.lower() == "emotion2vec"
     if is_emotion2vec and is_local(source):
@@ -287,6 +268,36 @@ def choose_upstream(hparams, upstream=None, upstream_source=None):
         fingerprint = weights_fingerprint(hparams, source)
     return {"name": name, "source": source, "entries": entries, "description": description,
             "fingerprint": fingerprint, "named_by_hand": named_by_hand, "warnings": warnings}
+
+
+def _upstream_name(hparams, trained, trained_kind, upstream, upstream_source):
+    """The upstream's name for the export (:func:`choose_upstream`'s first check).
+
+    Raises
+    ------
+    ValueError
+        For a precomputed run without ``--upstream emotion2vec --upstream_source``,
+        or an ``upstream`` of another kind than the run's.
+    """
+    requested = str(upstream).strip().lower() if upstream is not None else None
+    if trained_kind == "precomputed":
+        if requested != "emotion2vec" or not upstream_source:
+            why = (" Filterbanks are computed by the exported model itself: they are never what "
+                   "a run on precomputed features was trained on." if requested == "fbank" else "")
+            raise ValueError(
+                "this run was trained on precomputed features (upstream: precomputed), which a "
+                "pretrained model cannot compute: export it only with the upstream that "
+                "produced them, named with --upstream emotion2vec --upstream_source <the model "
+                f"that computed {hparams.get('features_folder') or 'the .npy files'}>." + why
+            )
+        return "emotion2vec"
+    if requested is not None and requested != trained_kind:
+        own = trained_kind or f"the module {tag_of(trained)}"
+        raise ValueError(
+            f"the adapter was trained on {own} features: --upstream {upstream} would feed it "
+            "features it never saw. Leave --upstream out to export it with its own upstream."
+        )
+    return trained if upstream is None else upstream
 
 
 def _check_feature_size(hparams, source, warnings):

@@ -49,11 +49,10 @@ stream, :func:`chip_frames` reads the output back into frames.
 them), ``dt`` = 1e-4 s per step (its default). As in SpikingJelly, a neuron
 fires when its membrane reaches the threshold (``>=``).
 
-**Round trip**: :func:`import_nir` maps the graph back to PyTorch through
-nirtorch (exactly the float32 arithmetic of the PLIF layers; or SpikingJelly's
-own node mapping, whose LIF divides by ``tau``), :func:`run_graph` steps it,
-and :func:`compare_nir` checks its spikes, and the logits the host computes
-from them, against the adapter's.
+**Round trip**: :mod:`~speechbrain_ptssnn.export.nir_roundtrip` builds the
+stream, steps the graph imported back to PyTorch and compares its spikes, and
+the logits the host computes from them, with the adapter's (its names are
+importable from here too).
 """
 
 import os
@@ -61,7 +60,30 @@ import os
 import numpy as np
 import torch
 
-DT = 1e-4
+from speechbrain_ptssnn.export.nir_roundtrip import (
+    DT,
+    _float32,
+    check_round_trip,
+    chip_frames,
+    compare_nir,
+    generated_utterance,
+    host_logits,
+    host_stream,
+    import_nir,
+    node_map,
+    reference_outputs,
+    run_graph,
+    spikingjelly_node_map,
+)
+
+__all__ = [
+    "DT", "nir_graph", "write_nir",
+    # re-exported from nir_roundtrip
+    "check_round_trip", "chip_frames", "compare_nir", "generated_utterance", "host_logits",
+    "host_stream", "import_nir", "node_map", "reference_outputs", "run_graph",
+    "spikingjelly_node_map",
+]
+
 #: what each part of a variant needs on the host
 _HOST_PARTS = {
     "saturation": "soft saturation (LayerNorm, tanh)",
@@ -74,10 +96,6 @@ _HOST_PARTS = {
 
 def _numpy(tensor):
     return tensor.detach().cpu().to(torch.float64).numpy()
-
-
-def _float32(array):
-    return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def _lif(layer, shape, dt):
@@ -207,6 +225,7 @@ def nir_graph(adapter, dt=DT):
 
 
 def _blocks_graph(adapter, dt):
+    """The temporal-shift blocks' graph: ``(graph, chip, layout)``."""
     import nir
 
     blocks = list(adapter.blocks)
@@ -214,12 +233,37 @@ def _blocks_graph(adapter, dt):
     channels = first["same"].shape[1]
     n = first["n"]
     width = channels + n + 2
-    start, stop = channels + n, channels + n + 1
     lagged = len(blocks) == 2
     nodes = {"input": nir.Input(input_type=np.array([width]))}
     edges = []
+    last_width = _first_block_nodes(nodes, edges, blocks[0], first, width, lagged, dt)
+    last = "block1_lif"
+    chip = [f"blocks.0: temporal shift (nir.Delay), Linear {channels}->{last_width} with batch "
+            "norm folded and the shortcut added (nir.Affine, nir.Linear), PLIF (nir.LIF)"]
+    if lagged:
+        out1 = last_width
+        last_width = _second_block_nodes(nodes, edges, blocks[1], out1, width,
+                                         channels + n, dt)
+        last = "block2_lif"
+        chip.append(f"blocks.1: temporal shift (nir.Delay, one-step output lag), Linear "
+                    f"{out1}->{last_width} with batch norm folded and the shortcut added "
+                    "(nir.Affine, nir.Linear), PLIF (nir.LIF)")
+    nodes["output"] = nir.Output(output_type=np.array([last_width]))
+    edges.append((last, "output"))
+    layout = _blocks_layout(adapter, channels, n, last_width, lagged)
+    return nir.NIRGraph(nodes=nodes, edges=edges), chip, layout
 
-    # block 1: the host sends frame t's channels and frame t+1's backward-shifted ones
+
+def _first_block_nodes(nodes, edges, block, first, width, lagged, dt):
+    """Adds the first block's nodes and edges (``block1_*``); returns its output channels.
+
+    The host sends frame t's channels and frame t+1's backward-shifted ones.
+    """
+    import nir
+
+    channels = first["same"].shape[1]
+    n = first["n"]
+    start, stop = channels + n, channels + n + 1
     out1 = first["same"].shape[0]
     now = np.zeros((out1, width))
     now[:, :channels] = first["same"]
@@ -228,50 +272,54 @@ def _blocks_graph(adapter, dt):
     past[:, :channels] = first["forward"]
     if lagged:  # silence block 1 on the step after the last frame
         bound = np.abs(past).sum(axis=1).max() + np.abs(first["bias"]).max()
-        now[:, stop] = -2.0 * (bound + abs(float(blocks[0].neurons.v_threshold)) + 1.0)
+        now[:, stop] = -2.0 * (bound + abs(float(block.neurons.v_threshold)) + 1.0)
     nodes["block1_now"] = nir.Affine(weight=_float32(now), bias=_float32(first["bias"]))
     nodes["block1_delay"] = nir.Delay(delay=np.full(width, dt))
     nodes["block1_past"] = nir.Linear(weight=_float32(past))
-    nodes["block1_lif"] = _lif(blocks[0].neurons, out1, dt)
+    nodes["block1_lif"] = _lif(block.neurons, out1, dt)
     edges += [("input", "block1_now"), ("input", "block1_delay"),
               ("block1_delay", "block1_past"), ("block1_now", "block1_lif"),
               ("block1_past", "block1_lif")]
-    last, last_width = "block1_lif", out1
-    chip = [f"blocks.0: temporal shift (nir.Delay), Linear {channels}->{out1} with batch norm "
-            "folded and the shortcut added (nir.Affine, nir.Linear), PLIF (nir.LIF)"]
-    if lagged:
-        second = _folded_block(blocks[1])
-        out2 = second["same"].shape[0]
-        nodes["block2_next"] = nir.Affine(weight=_float32(second["backward"]),
-                                          bias=_float32(second["bias"]))
-        nodes["block2_delay1"] = nir.Delay(delay=np.full(out1, dt))
-        nodes["block2_now"] = nir.Linear(weight=_float32(second["same"]))
-        nodes["block2_delay2"] = nir.Delay(delay=np.full(out1, dt))
-        nodes["block2_past"] = nir.Linear(weight=_float32(second["forward"]))
-        neurons = blocks[1].neurons.node
-        q = float(torch.sigmoid(neurons.w.detach().float()))
-        bound = np.abs(second["backward"]).sum(axis=1).max() + np.abs(second["bias"]).max()
-        threshold = abs(float(neurons.v_threshold))
-        pulse = np.zeros((out2, width))
-        pulse[:, start] = 2.0 * ((threshold / q if neurons.decay_input else threshold)
-                                 + bound + 1.0)
-        nodes["block2_start"] = nir.Linear(weight=_float32(pulse))
-        nodes["block2_lif"] = _lif(blocks[1].neurons, out2, dt)
-        edges += [("block1_lif", "block2_next"), ("block1_lif", "block2_delay1"),
-                  ("block2_delay1", "block2_now"), ("block2_delay1", "block2_delay2"),
-                  ("block2_delay2", "block2_past"), ("input", "block2_start"),
-                  ("block2_next", "block2_lif"), ("block2_now", "block2_lif"),
-                  ("block2_past", "block2_lif"), ("block2_start", "block2_lif")]
-        last, last_width = "block2_lif", out2
-        chip.append(f"blocks.1: temporal shift (nir.Delay, one-step output lag), Linear "
-                    f"{out1}->{out2} with batch norm folded and the shortcut added "
-                    "(nir.Affine, nir.Linear), PLIF (nir.LIF)")
-    nodes["output"] = nir.Output(output_type=np.array([last_width]))
-    edges.append((last, "output"))
+    return out1
+
+
+def _second_block_nodes(nodes, edges, block, out1, width, start, dt):
+    """Adds the second block's nodes and edges (``block2_*``, one step behind the first,
+    with the ``start`` pulse); returns its output channels."""
+    import nir
+
+    second = _folded_block(block)
+    out2 = second["same"].shape[0]
+    nodes["block2_next"] = nir.Affine(weight=_float32(second["backward"]),
+                                      bias=_float32(second["bias"]))
+    nodes["block2_delay1"] = nir.Delay(delay=np.full(out1, dt))
+    nodes["block2_now"] = nir.Linear(weight=_float32(second["same"]))
+    nodes["block2_delay2"] = nir.Delay(delay=np.full(out1, dt))
+    nodes["block2_past"] = nir.Linear(weight=_float32(second["forward"]))
+    neurons = block.neurons.node
+    q = float(torch.sigmoid(neurons.w.detach().float()))
+    bound = np.abs(second["backward"]).sum(axis=1).max() + np.abs(second["bias"]).max()
+    threshold = abs(float(neurons.v_threshold))
+    pulse = np.zeros((out2, width))
+    pulse[:, start] = 2.0 * ((threshold / q if neurons.decay_input else threshold)
+                             + bound + 1.0)
+    nodes["block2_start"] = nir.Linear(weight=_float32(pulse))
+    nodes["block2_lif"] = _lif(block.neurons, out2, dt)
+    edges += [("block1_lif", "block2_next"), ("block1_lif", "block2_delay1"),
+              ("block2_delay1", "block2_now"), ("block2_delay1", "block2_delay2"),
+              ("block2_delay2", "block2_past"), ("input", "block2_start"),
+              ("block2_next", "block2_lif"), ("block2_now", "block2_lif"),
+              ("block2_past", "block2_lif"), ("block2_start", "block2_lif")]
+    return out2
+
+
+def _blocks_layout(adapter, channels, n, last_width, lagged):
+    """The blocks' graph's ``input`` (stream channel groups) and ``output`` for the split."""
+    start, stop = channels + n, channels + n + 1
     lag = 1 if lagged else 0
-    layout = {
+    return {
         "input": {
-            "channels": width,
+            "channels": channels + n + 2,
             "steps": "frames + 1" if lagged else "frames",
             "groups": [
                 {"name": "frames", "start": 0, "size": channels,
@@ -285,9 +333,9 @@ def _blocks_graph(adapter, dt):
             ],
         },
         "output": {"channels": last_width, "lag": lag,
-                   "what": f"the spikes of blocks.{len(blocks) - 1}; step s holds frame s - {lag}"},
+                   "what": f"the spikes of blocks.{len(adapter.blocks) - 1}; "
+                           f"step s holds frame s - {lag}"},
     }
-    return nir.NIRGraph(nodes=nodes, edges=edges), chip, layout
 
 
 def _vanilla_graph(adapter, dt):
@@ -370,287 +418,3 @@ def write_nir(adapter, path, dt=DT):
         nir.write(tmp, graph)
     split["file"] = os.path.basename(path)
     return split
-
-
-# ------------------------------------------------------------------ host side
-def host_stream(adapter, feats):
-    """The graph's input for one utterance: ``[steps, channels]`` (see the module documentation).
-
-    Arguments
-    ---------
-    adapter : speechbrain_ptssnn.lobes.PTSSNN
-        The adapter (evaluation mode).
-    feats : torch.Tensor
-        One utterance's upstream features ``[frames, input_size]``, no padding.
-    """
-    with torch.no_grad():
-        if adapter.variant == "vanilla":
-            return feats.float()
-        h = adapter.saturation(feats[None].float(), None)
-        if adapter.encoder is not None:
-            h = adapter.encoder(h, None)
-    h = h[0]
-    frames, channels = h.shape
-    n = int(round(adapter.blocks[0].shift.fraction * channels))
-    lag = 1 if len(adapter.blocks) == 2 else 0
-    stream = torch.zeros(frames + lag, channels + n + 2)
-    stream[:frames, :channels] = h
-    stream[: frames - 1, channels : channels + n] = h[1:, n : 2 * n]
-    stream[0, channels + n] = 1.0
-    if lag:
-        stream[frames, channels + n + 1] = 1.0
-    return stream
-
-
-def chip_frames(adapter, outputs, frames):
-    """The graph's outputs ``[steps, channels]`` as frames ``[frames, channels]``
-    (the lag dropped)."""
-    lag = 0 if adapter.variant == "vanilla" else (1 if len(adapter.blocks) == 2 else 0)
-    return outputs[lag : lag + frames]
-
-
-def _chip_layers(adapter):
-    """The PyTorch modules whose outputs the graph reproduces, with their output channels."""
-    if adapter.variant == "vanilla":
-        layers = [adapter.neurons]
-        if adapter.classifier.readout == "rate":
-            layers.append(adapter.classifier.neurons)
-        return layers
-    return [adapter.blocks[-1]]
-
-
-def reference_outputs(adapter, feats):
-    """The graph's spikes, from PyTorch: ``[frames, channels]``.
-
-    The last block's spikes; for the vanilla variant the hidden spikes, then
-    the class spikes (none with the membrane read-out).
-    """
-    recorded = []
-    hooks = [layer.register_forward_hook(lambda _m, _i, out: recorded.append(out[0]))
-             for layer in _chip_layers(adapter)]
-    try:
-        with torch.no_grad():
-            adapter(feats[None].float())
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return torch.cat(recorded, dim=-1)
-
-
-def host_logits(adapter, feats, chip_output):
-    """The logits the host computes from the chip's frames ``[frames, channels]``.
-
-    The adapter runs as usual with the chip layers' outputs replaced by the
-    chip's (forward hooks), so everything after them is the host's own
-    arithmetic on the chip's spikes. For the vanilla variant with the
-    membrane read-out, the logits are the mean of the graph's integrator
-    membranes.
-    """
-    if adapter.variant == "vanilla":
-        hidden = adapter.projection.out_features
-        classifier = adapter.classifier
-        if classifier.readout == "membrane":
-            logits = chip_output[:, hidden:].mean(dim=0)
-            scale = classifier.log_scale
-            return logits if scale is None else logits * scale.detach().exp()
-        replaced = [(adapter.neurons, chip_output[:, :hidden]),
-                    (classifier.neurons, chip_output[:, hidden:])]
-    else:
-        replaced = [(adapter.blocks[-1], chip_output)]
-    hooks = [layer.register_forward_hook(lambda _m, _i, _out, piece=piece: piece[None])
-             for layer, piece in replaced]
-    try:
-        with torch.no_grad():
-            return adapter(feats[None].float())[0]
-    finally:
-        for hook in hooks:
-            hook.remove()
-
-
-# ------------------------------------------------------------------- import
-class _Delay(torch.nn.Module):
-    """``nir.Delay`` of a whole number of steps."""
-
-    def __init__(self, steps):
-        super().__init__()
-        self.steps = int(steps)
-
-    def forward(self, x, state=None):
-        queue = list(state) if state is not None else [torch.zeros_like(x)] * self.steps
-        queue.append(x)
-        return queue[0], tuple(queue[1:])
-
-
-class _LIF(torch.nn.Module):
-    """``nir.LIF`` (or ``nir.LI``) one step at a time, with the PLIF layers' float32 arithmetic."""
-
-    def __init__(self, q, r, v_leak, v_threshold=None, v_reset=None):
-        super().__init__()
-        self.q = float(np.float32(q))
-        self.r = r
-        self.v_leak = v_leak
-        self.decay = bool(np.allclose(r, 1.0) and np.allclose(v_leak, 0.0))
-        self.undecayed = bool(np.allclose(r * q, 1.0) and np.allclose(v_leak, 0.0))
-        self.register_buffer("r_q", torch.as_tensor(_float32(r * q)))
-        self.register_buffer("leak", torch.as_tensor(_float32(v_leak)))
-        self.spiking = v_threshold is not None
-        if self.spiking:
-            self.register_buffer("threshold", torch.as_tensor(_float32(v_threshold)))
-            self.register_buffer("reset", torch.as_tensor(_float32(v_reset)))
-
-    def forward(self, x, state=None):
-        v = state if state is not None else torch.zeros_like(x)
-        if self.decay:
-            h = v + (x - v) * self.q
-        elif self.undecayed:
-            h = v - v * self.q + x
-        else:
-            h = v + (self.leak - v) * self.q + self.r_q * x
-        if not self.spiking:
-            return h, h
-        s = (h - self.threshold >= 0.0).to(x.dtype)
-        return s, h * (1.0 - s) + s * self.reset
-
-
-def _steps(delay, dt):
-    steps = np.unique(np.round(np.asarray(delay) / dt).astype(int))
-    if steps.size != 1 or not np.allclose(np.asarray(delay), steps[0] * dt):
-        raise ValueError("a nir.Delay must delay every channel by the same whole number of steps")
-    return int(steps[0])
-
-
-def node_map(dt=DT):
-    """nirtorch's node map for the adapter's graphs (Input, Output, Affine, Linear,
-    Delay, LIF, LI)."""
-    import nir
-
-    def affine(node):
-        module = torch.nn.Linear(node.weight.shape[1], node.weight.shape[0], bias=True)
-        module.weight.data = torch.from_numpy(_float32(node.weight))
-        module.bias.data = torch.from_numpy(_float32(node.bias))
-        return module
-
-    def linear(node):
-        module = torch.nn.Linear(node.weight.shape[1], node.weight.shape[0], bias=False)
-        module.weight.data = torch.from_numpy(_float32(node.weight))
-        return module
-
-    def lif(node):
-        return _LIF(dt / np.unique(node.tau).item(), np.asarray(node.r), np.asarray(node.v_leak),
-                    np.asarray(node.v_threshold), np.asarray(node.v_reset))
-
-    def li(node):
-        return _LIF(dt / np.unique(node.tau).item(), np.asarray(node.r), np.asarray(node.v_leak))
-
-    return {nir.Affine: affine, nir.Linear: linear, nir.LIF: lif, nir.LI: li,
-            nir.Delay: lambda node: _Delay(_steps(node.delay, dt))}
-
-
-def spikingjelly_node_map(dt=DT):
-    """SpikingJelly's own NIR node mapping (``import_from_nir``'s), plus ``nir.Delay``.
-
-    SpikingJelly's LIF charges ``v + (x - v) / tau`` (a division where the PLIF
-    layers multiply by ``1 / tau``), so a membrane within rounding of the
-    threshold may fire differently.
-    """
-    import nir
-    from spikingjelly.activation_based.nir_exchange.from_nir import _NodeMapper
-
-    mapping = dict(_NodeMapper(dt=dt).map_dict)
-    mapping[nir.Delay] = lambda node: _Delay(_steps(node.delay, dt))
-    return mapping
-
-
-def import_nir(graph, importer="nirtorch", dt=DT):
-    """A NIR graph (or file) as a PyTorch module stepped by nirtorch.
-
-    Arguments
-    ---------
-    graph : nir.NIRGraph or str
-        The graph, or an ``adapter.nir`` file.
-    importer : str
-        ``"nirtorch"`` (:func:`node_map`) or ``"spikingjelly"``
-        (:func:`spikingjelly_node_map`).
-    dt : float
-        Seconds per step.
-    """
-    import nir
-    import nirtorch
-
-    if not isinstance(graph, nir.NIRGraph):
-        graph = nir.read(os.fspath(graph))
-    mapping = node_map(dt) if importer == "nirtorch" else spikingjelly_node_map(dt)
-    return nirtorch.nir_to_torch(graph, mapping)
-
-
-def run_graph(module, stream):
-    """Steps an imported graph through ``stream`` ``[steps, channels]``; returns
-    ``[steps, out]``."""
-    state, outputs = None, []
-    with torch.no_grad():
-        for x in stream:
-            out, state = module(x[None], state)
-            outputs.append(out[0])
-    return torch.stack(outputs)
-
-
-def compare_nir(adapter, graph, utterances, importer="nirtorch"):
-    """The imported graph against PyTorch on utterances: spikes and the host's logits.
-
-    Arguments
-    ---------
-    adapter : speechbrain_ptssnn.lobes.PTSSNN
-        The adapter the graph was exported from (evaluation mode).
-    graph : nir.NIRGraph or str
-        The graph or its file.
-    utterances : iterable of torch.Tensor
-        Features ``[frames, input_size]``, one utterance each.
-    importer : str
-        See :func:`import_nir`.
-
-    Returns
-    -------
-    dict
-        ``utterances``, ``frames``, ``spikes`` (PyTorch's, in the graph's
-        output), ``flipped_spikes`` (neuron-frames that differ),
-        ``identical_utterances``, ``labels_equal`` and
-        ``max_logit_difference`` (the host's logits from the chip's spikes
-        against the adapter's).
-    """
-    adapter = adapter.eval()
-    module = import_nir(graph, importer)
-    result = {"importer": importer, "utterances": 0, "frames": 0, "spikes": 0,
-              "flipped_spikes": 0, "identical_utterances": 0, "labels_equal": 0,
-              "max_logit_difference": 0.0}
-    for feats in utterances:
-        feats = feats.float()
-        expected = reference_outputs(adapter, feats)
-        outputs = chip_frames(adapter, run_graph(module, host_stream(adapter, feats)),
-                              feats.shape[0])
-        flips = int((expected != outputs[:, : expected.shape[1]]).sum())
-        with torch.no_grad():
-            logits = adapter(feats[None])[0]
-        chip_logits = host_logits(adapter, feats, outputs)
-        result["utterances"] += 1
-        result["frames"] += int(feats.shape[0])
-        result["spikes"] += int(expected.sum())
-        result["flipped_spikes"] += flips
-        result["identical_utterances"] += int(flips == 0)
-        result["labels_equal"] += int(int(logits.argmax()) == int(chip_logits.argmax()))
-        result["max_logit_difference"] = max(result["max_logit_difference"],
-                                             float((logits - chip_logits).abs().max()))
-    return result
-
-
-def generated_utterance(input_size, frames=80, seed=0):
-    """Features of a generated utterance: smooth random frames (a fixed seed)."""
-    generator = torch.Generator().manual_seed(seed)
-    noise = torch.randn(frames + 4, input_size, generator=generator)
-    return (noise[:-4] + noise[1:-3] + noise[2:-2] + noise[3:-1] + noise[4:]) / 5.0 ** 0.5
-
-
-def check_round_trip(adapter, path, frames=80):
-    """:func:`compare_nir` of a written graph on one generated utterance (the export's check)."""
-    result = compare_nir(adapter, path, [generated_utterance(adapter.input_size, frames)])
-    return {key: result[key] for key in ("importer", "frames", "spikes", "flipped_spikes",
-                                         "labels_equal", "max_logit_difference")}

@@ -165,26 +165,37 @@ def export_run(
     run_folder = os.path.abspath(os.fspath(run_folder))
     out_folder = os.path.abspath(os.fspath(out_folder))
     run = read_run(run_folder)
-    hparams = run["hparams"]
     chosen = choose_fold(run_folder, fold)
-    trained = read_fold(run_folder, chosen, str(hparams.get("best_metric", "UA")))
-    adapter, input_size = adapter_node(hparams, run["hparams_path"])
-    choice = choose_upstream(hparams, upstream, upstream_source)
+    trained = read_fold(run_folder, chosen, str(run["hparams"].get("best_metric", "UA")))
+    adapter, input_size = adapter_node(run["hparams"], run["hparams_path"])
+    choice = choose_upstream(run["hparams"], upstream, upstream_source)
     info = _export_info(run, chosen, fold is None, trained, choice, repo_id, out_folder,
                         max_chunk_seconds)
-    if onnx:
-        info["adapter_backend"] = "onnx"
-        adapter = torch_neurons(adapter)
-    settings = settings_entries(info, input_size, len(trained["labels"]),
-                                hparams.get("sample_rate", 16000), repo_id or out_folder)
-    fingerprint = fingerprint_entries(choice["fingerprint"])
-    document = hub_hparams(info, settings, fingerprint, choice["entries"], adapter)
-    module = _check_weights({**settings, **fingerprint, "adapter": adapter}, trained,
-                            run["hparams_path"])
+    document, module = _hub_document(run, trained, choice, info, adapter, input_size, onnx,
+                                     repo_id or out_folder)
     _check_out_folder(out_folder, force)
     extra = _deployment_files(module, onnx, nir, info)
     _write_folder(out_folder, force, trained, document, info, extra)
     return info
+
+
+def _hub_document(run, trained, choice, info, adapter, input_size, onnx, pretrained_path):
+    """The hub hparams document and the adapter module checked against the fold's weights.
+
+    With ``onnx`` the adapter's PLIF layers move to the plain-PyTorch backend
+    and ``info["adapter_backend"]`` is set to ``"onnx"``.
+    """
+    hparams = run["hparams"]
+    if onnx:
+        info["adapter_backend"] = "onnx"
+        adapter = torch_neurons(adapter)
+    settings = settings_entries(info, input_size, len(trained["labels"]),
+                                hparams.get("sample_rate", 16000), pretrained_path)
+    fingerprint = fingerprint_entries(choice["fingerprint"])
+    document = hub_hparams(info, settings, fingerprint, choice["entries"], adapter)
+    module = _check_weights({**settings, **fingerprint, "adapter": adapter}, trained,
+                            run["hparams_path"])
+    return document, module
 
 
 def _deployment_files(adapter, onnx, nir, info):
