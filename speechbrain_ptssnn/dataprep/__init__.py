@@ -16,6 +16,10 @@ folds
     Stratified k-fold and leave-one-speaker-out folds.
 manifest
     Reading and writing JSON manifests.
+selection
+    ``select_emotions`` and ``resolve_n_folds``: a preparation's classes and folds.
+fingerprint
+    ``preparation_fingerprint`` and ``corpus_content``: what a preparation depends on.
 prepare
     ``prepare_corpus`` and ``prepare_<corpus>``: folders to fold manifests.
 cli
