@@ -25,10 +25,12 @@ corpus without usable files are errors.
 
 :func:`preparation_fingerprint` gives what a preparation depends on -- the
 fold options and the corpus's content (relative paths and sizes of the audio
-files used, not the corpus's absolute path) -- for the run fingerprint.
+files used, not the corpus's absolute path) -- for the run fingerprint; it and
+:func:`corpus_content` live in :mod:`speechbrain_ptssnn.dataprep.fingerprint`,
+:func:`select_emotions` in :mod:`speechbrain_ptssnn.dataprep.selection`, and
+are imported here.
 """
 
-import hashlib
 import json
 import logging
 import os
@@ -38,20 +40,20 @@ from collections import Counter
 from speechbrain_ptssnn.atomic import write_json, write_text
 from speechbrain_ptssnn.dataprep.audio import audio_duration, wav_truncation
 from speechbrain_ptssnn.dataprep.corpora import get_corpus
-from speechbrain_ptssnn.dataprep.corpus import EMOTIONS
 from speechbrain_ptssnn.dataprep.emobox import (
     partition_emotions,
     partition_folds,
     partitions_identity,
 )
+from speechbrain_ptssnn.dataprep.fingerprint import corpus_content, preparation_fingerprint
 from speechbrain_ptssnn.dataprep.folds import (
     DEFAULT_SEED,
-    DEFAULT_STRATIFIED_FOLDS,
     DEFAULT_VALID_RATIO,
     FOLD_SPLITTER,
     make_folds,
 )
 from speechbrain_ptssnn.dataprep.manifest import manifest_entry, read_manifest, write_manifest
+from speechbrain_ptssnn.dataprep.selection import resolve_n_folds, select_emotions
 from speechbrain_ptssnn.runs import (
     OPTIONS_FILE,
     SKIPPED_FILE,
@@ -63,52 +65,21 @@ from speechbrain_ptssnn.runs import (
     run_results,
 )
 
+__all__ = [
+    "SPLITS",
+    "corpus_content",
+    "preparation_fingerprint",
+    "prepare_casia",
+    "prepare_corpus",
+    "prepare_emodb",
+    "prepare_emovo",
+    "prepare_iemocap",
+    "prepare_urdu",
+    "select_emotions",
+]
+
 logger = logging.getLogger(__name__)
 
-
-
-def select_emotions(corpus, emotions):
-    """The classes a preparation keeps: the requested emotions in vocabulary order.
-
-    Arguments
-    ---------
-    corpus : str or speechbrain_ptssnn.dataprep.corpus.Corpus
-        A corpus name or registry entry.
-    emotions : list of str, "all" or None
-        None: the corpus's default (the paper's classes); "all": every
-        emotion of the corpus.
-
-    Returns
-    -------
-    list of str
-        The class names, in label-encoder order.
-
-    Raises
-    ------
-    ValueError
-        If an emotion is not in the corpus, or none is chosen.
-
-    Example
-    -------
-    >>> select_emotions("urdu", ["sad", "angry"])
-    ['angry', 'sad']
-    """
-    corpus = get_corpus(corpus) if isinstance(corpus, str) else corpus
-    if emotions is None:
-        return list(corpus.default_emotions)
-    if emotions == "all":
-        return list(corpus.emotions)
-    if isinstance(emotions, str):
-        emotions = [emotions]
-    if not emotions:
-        raise ValueError("choose at least one emotion")
-    unknown = sorted(set(emotions) - set(corpus.emotions))
-    if unknown:
-        raise ValueError(
-            f"{corpus.name} has no emotion {', '.join(unknown)}; "
-            f"it has {', '.join(corpus.emotions)}"
-        )
-    return [emo for emo in EMOTIONS if emo in emotions]
 
 
 def _is_prepared(output_folder, options):
@@ -209,122 +180,6 @@ def _durations(utterances):
                 utterance.wav, declared, declared / rate, held, held / rate, held / rate,
             )
     return durations
-
-
-def corpus_content(utterances, data_folder):
-    """What the audio files of a preparation are: relative paths and sizes, hashed.
-
-    The absolute ``data_folder`` is left out, so a corpus moved (or copied)
-    elsewhere has the same content.
-
-    Arguments
-    ---------
-    utterances : list of Utterance
-        The utterances a preparation uses.
-    data_folder : str
-        The corpus root their paths are relative to.
-
-    Returns
-    -------
-    dict
-        ``files`` (count), ``bytes`` (total size) and ``sha256`` (of the
-        sorted ``(relative path, size)`` list).
-
-    Example
-    -------
-    >>> import os, tempfile
-    >>> from speechbrain_ptssnn.dataprep.corpus import Utterance
-    >>> root = tempfile.mkdtemp()
-    >>> _ = open(os.path.join(root, "a.wav"), "wb").write(b"1234")
-    >>> content = corpus_content([Utterance("a", os.path.join(root, "a.wav"), "sad", "s")], root)
-    >>> content["files"], content["bytes"], len(content["sha256"])
-    (1, 4, 64)
-    """
-    files = sorted(
-        (os.path.relpath(u.wav, data_folder).replace(os.sep, "/"), os.path.getsize(u.wav))
-        for u in utterances
-    )
-    digest = hashlib.sha256(json.dumps(files).encode()).hexdigest()
-    return {"files": len(files), "bytes": sum(size for _, size in files), "sha256": digest}
-
-
-def preparation_fingerprint(
-    corpus,
-    data_folder,
-    protocol=None,
-    n_folds=None,
-    valid_ratio=DEFAULT_VALID_RATIO,
-    seed=DEFAULT_SEED,
-    emotions=None,
-    partitions=None,
-):
-    """What a preparation depends on: its fold options and the corpus's content.
-
-    The corpus is parsed (nothing is written); the options are resolved as
-    :func:`prepare_corpus` resolves them (``protocol`` and ``n_folds`` of None
-    become the corpus's defaults), so a default given explicitly matches.
-
-    Arguments
-    ---------
-    corpus, data_folder, protocol, n_folds, valid_ratio, seed, emotions, partitions
-        As for :func:`prepare_corpus` (the partitions folder is recorded by
-        its absolute path).
-
-    Returns
-    -------
-    dict
-        ``fold_options`` (``corpus``, ``protocol``, ``n_folds``,
-        ``valid_ratio``, ``fold_seed``, ``emotions``, ``splitter``,
-        ``partitions``) and
-        ``corpus_content`` (:func:`corpus_content`).
-
-    Raises
-    ------
-    FileNotFoundError, ValueError
-        As the corpus's parser, for a folder that is not the corpus.
-
-    Example
-    -------
-    >>> import os, tempfile, numpy, soundfile
-    >>> root = tempfile.mkdtemp()
-    >>> os.mkdir(os.path.join(root, "Sad"))
-    >>> for k in range(4):
-    ...     path = os.path.join(root, "Sad", f"SF{k}_F{k}_S0{k}.wav")
-    ...     soundfile.write(path, numpy.zeros(441), 44100)
-    >>> found = preparation_fingerprint("urdu", root, n_folds=2)
-    >>> found["fold_options"]["n_folds"], found["corpus_content"]["files"]
-    (2, 4)
-    """
-    corpus = get_corpus(corpus) if isinstance(corpus, str) else corpus
-    data_folder = os.path.abspath(os.fspath(data_folder))
-    emotions = select_emotions(corpus, emotions)
-    protocol = corpus.protocol if protocol is None else protocol
-    utterances, _ = corpus.parse(data_folder)
-    kept = [utterance for utterance in utterances if utterance.emo in emotions]
-    return {
-        "fold_options": {
-            "corpus": corpus.name,
-            "protocol": protocol,
-            "n_folds": _resolve_n_folds(corpus, protocol, n_folds, [u.spk for u in kept]),
-            "valid_ratio": valid_ratio,
-            "fold_seed": seed,
-            "emotions": emotions,
-            "splitter": FOLD_SPLITTER,
-            "partitions": None if partitions is None else os.path.abspath(partitions),
-        },
-        "corpus_content": corpus_content(kept, data_folder),
-    }
-
-
-def _resolve_n_folds(corpus, protocol, n_folds, speakers):
-    """``n_folds``, or its default for the protocol when it is None."""
-    if n_folds is not None:
-        return n_folds
-    if protocol == "loso":
-        return len({corpus.speaker_group(spk) for spk in speakers})
-    if protocol == corpus.protocol:
-        return corpus.n_folds
-    return DEFAULT_STRATIFIED_FOLDS
 
 
 def _same_folds(output_folder, folds):
@@ -504,7 +359,7 @@ def prepare_corpus(
             {utt_id: u.emo for utt_id, u in by_id.items()},
             speakers,
             protocol,
-            _resolve_n_folds(corpus, protocol, n_folds, speakers.values()),
+            resolve_n_folds(corpus, protocol, n_folds, speakers.values()),
             valid_ratio,
             seed,
             corpus.speaker_group,
