@@ -16,17 +16,14 @@ folds
     Stratified k-fold and leave-one-speaker-out folds.
 manifest
     Reading and writing JSON manifests.
-<<<<<<< HEAD
 emobox
     EmoBox's published folds and label maps, read and matched to a corpus copy.
 emobox_write
     A prepared run's folds written in EmoBox's format.
-=======
 selection
     ``select_emotions`` and ``resolve_n_folds``: a preparation's classes and folds.
 fingerprint
     ``preparation_fingerprint`` and ``corpus_content``: what a preparation depends on.
->>>>>>> split4
 prepare
     ``prepare_corpus`` and ``prepare_<corpus>``: folders to fold manifests.
 cli
