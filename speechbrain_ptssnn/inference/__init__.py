@@ -87,6 +87,7 @@ The console script ``ptssnn-classify`` (:func:`main`) classifies files from
 the command line.
 
 Modules: :mod:`~speechbrain_ptssnn.inference.recognizer` (the interface),
+:mod:`~speechbrain_ptssnn.inference.frontend` (reading audio, chunking, upstream features),
 :mod:`~speechbrain_ptssnn.inference.hooks` (the ``pretrainer``'s strict load
 hooks), :mod:`~speechbrain_ptssnn.inference.onnx_adapter` (onnxruntime),
 :mod:`~speechbrain_ptssnn.inference.segments` (streamed segments, their plot)
