@@ -6,7 +6,7 @@ import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_ptssnn.lobes import PTSSNN, VARIANTS, ReLUNeuron
+from speechbrain_ptssnn.lobes import PTSSNN, VARIANTS, FramePooling, ReLUNeuron, lengths_to_mask
 from speechbrain_ptssnn.losses import HybridFocalLabelSmoothingLoss
 
 HPARAMS = Path(__file__).resolve().parents[1] / "hparams" / "ptssnn.yaml"
@@ -31,10 +31,12 @@ def trained_a_little(model, steps=3):
     return model
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_padding_a_batch_changes_no_output(variant):
+@pytest.mark.parametrize(
+    "variant, stride", [(v, 1) for v in VARIANTS] + [("full", 2), ("full", 3), ("vanilla", 2)]
+)
+def test_padding_a_batch_changes_no_output(variant, stride):
     torch.manual_seed(0)
-    model = trained_a_little(small_adapter(variant)).eval()
+    model = trained_a_little(small_adapter(variant, frame_stride=stride)).eval()
     utterances = [torch.randn(n, 24) * 3 for n in (12, 7, 3)]
     with torch.no_grad():
         alone = torch.cat([model(u.unsqueeze(0)) for u in utterances])
@@ -46,9 +48,42 @@ def test_padding_a_batch_changes_no_output(variant):
             lengths = torch.tensor([len(u) / total for u in utterances])
             assert torch.allclose(model(batch, lengths), alone, atol=1e-6)
             frames = model.calibrated_frames(batch, lengths)
+            pooled_total = -(-total // stride)
+            assert frames.shape[1] == pooled_total
+            mask = lengths_to_mask(model.frame_lengths(lengths, total), pooled_total)
             for b, u in enumerate(utterances):
-                assert torch.allclose(frames[b, : len(u)], alone_frames[b], atol=1e-6)
-                assert torch.equal(frames[b, len(u):], torch.zeros(total - len(u), 8))
+                valid = -(-len(u) // stride)
+                assert len(alone_frames[b]) == valid == int(mask[b].sum())
+                assert torch.allclose(frames[b, :valid], alone_frames[b], atol=1e-6)
+                assert torch.equal(frames[b, valid:], torch.zeros(pooled_total - valid, 8))
+
+
+def test_frame_pooling_averages_valid_frames_and_keeps_the_last_window():
+    pooling = FramePooling(stride=3)
+    x = torch.arange(1.0, 8.0).reshape(1, 7, 1).repeat(2, 1, 2)
+    x[1, 5:] = 99.0  # padding of the second utterance (5 valid frames)
+    pooled, lengths = pooling(x, torch.tensor([1.0, 5 / 7]))
+    assert torch.equal(pooled[0, :, 0], torch.tensor([2.0, 5.0, 7.0]))
+    assert torch.equal(pooled[1, :, 0], torch.tensor([2.0, 4.5, 0.0]))
+    assert torch.equal(lengths_to_mask(lengths, 3), torch.tensor([[1, 1, 1], [1, 1, 0]]).bool())
+    assert FramePooling(1)(x, None)[0] is x
+    with pytest.raises(ValueError, match="positive integer"):
+        FramePooling(0)
+
+
+def test_frame_stride_divides_the_work_of_every_layer():
+    from speechbrain_ptssnn.report.energy import OperationCounter
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 40, 24)
+    macs = {}
+    for stride in (1, 2):
+        model = small_adapter(frame_stride=stride).eval()
+        with OperationCounter(model) as counter, torch.no_grad():
+            model(x)
+        macs[stride] = counter.totals()["macs"]
+    # everything but the prompts' share of the attention halves
+    assert macs[2] < 0.6 * macs[1]
 
 
 def test_every_parameter_gets_a_gradient_through_the_surrogate():

@@ -55,7 +55,7 @@ DEVIATIONS = {
     "input_encoding", "spiking_qkv", "readout", "spike_dropout", "time_drop_count",
     "channel_drop_count", "mixup_alpha", "learn_output_scale", "surrogate_steepness",
     "projection_shortcuts", "hidden_sizes", "distill_weight", "distill_temperature",
-    "attention_key_dim",
+    "attention_key_dim", "frame_stride",
     "focal_alpha", "focal_gamma", "label_smoothing", "focal_weight", "smoothing_weight",
     "number_of_epochs", "weight_decay", "kappa",
 }

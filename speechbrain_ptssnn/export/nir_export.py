@@ -20,7 +20,8 @@ records the split, the model card shows it):
   block runs one step behind the first (a one-frame output lag), so that
   ``W_b`` reads the first block's spikes undelayed, ``W_s`` and the shortcut
   through one delay and ``W_f`` through two.
-* **host**: what needs real arithmetic or the whole utterance: the soft
+* **host**: what needs real arithmetic or the whole utterance: the frame
+  pooling (with ``frame_stride`` > 1), the soft
   saturation (layer norm, ``tanh``; and the spike encoder when there is one),
   the spiking linear attention (its context sums over every frame), the
   homeostatic bias (from the attention's prompts), the classifier and its
@@ -202,6 +203,9 @@ def nir_graph(adapter, dt=DT):
             host[host_modules.index("classifier")] = (
                 "classifier (Linear) and its read-out (mean membrane potential of leaky "
                 "integrators, no spikes)")
+    if adapter.frame_pooling.stride > 1:
+        host.insert(0, f"frame pooling (mean of every {adapter.frame_pooling.stride} upstream "
+                       "frames: one graph step per pooled frame)")
     chip_parameters = sum(p.numel() for name, p in adapter.named_parameters()
                           if adapter.variant == "vanilla" or name.startswith("blocks."))
     split = {

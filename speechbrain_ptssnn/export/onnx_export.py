@@ -170,8 +170,9 @@ def compare_onnx(adapter, batches, folder):
         result["labels_equal"] += int((logits.argmax(-1) == onnx_logits.argmax(-1)).sum())
         result["max_logit_difference"] = max(result["max_logit_difference"],
                                              float((logits - onnx_logits).abs().max()))
+        frame_lengths = reference.adapter.frame_lengths(lengths, feats.shape[1])
         for name, spikes, onnx_spikes in zip(layers, expected[1:], got[1:]):
-            valid = lengths_to_mask(lengths, spikes.shape[1])
+            valid = lengths_to_mask(frame_lengths, spikes.shape[1])
             if spikes.shape[1] != valid.shape[1]:  # attention: prompts in front of the frames
                 extra = spikes.shape[1] - valid.shape[1]
                 valid = torch.cat([valid.new_ones(valid.shape[0], extra), valid], dim=1)

@@ -297,8 +297,10 @@ class EmotionRecognizer(AudioFeaturesMixin, Pretrained):
             ``[batch, hidden_sizes[-1]]``.
         """
         feats, feat_lens = self.compute_features_batch(wavs, wav_lens)
-        frames = self.mods.adapter.calibrated_frames(feats, feat_lens)
-        mask = lengths_to_mask(feat_lens, frames.shape[1], device=frames.device)
+        adapter = self.mods.adapter
+        frames = adapter.calibrated_frames(feats, feat_lens)
+        frame_lens = adapter.frame_lengths(feat_lens, feats.shape[1])
+        mask = lengths_to_mask(frame_lens, frames.shape[1], device=frames.device)
         return masked_mean(frames, mask)
 
     def classify_batch(self, wavs, wav_lens=None):

@@ -7,6 +7,7 @@ precomputed files) are not lobes: they live in :mod:`speechbrain_ptssnn.upstream
 from speechbrain_ptssnn.lobes.adapter import PTSSNN, VARIANTS
 from speechbrain_ptssnn.lobes.attention import SpikingSparseLinearAttention
 from speechbrain_ptssnn.lobes.classifier import SpikingClassifier
+from speechbrain_ptssnn.lobes.frame_pooling import FramePooling
 from speechbrain_ptssnn.lobes.homeostatic_bias import HomeostaticBiasGenerator
 from speechbrain_ptssnn.lobes.masking import check_lengths, lengths_to_mask, masked_mean
 from speechbrain_ptssnn.lobes.neurons import PLIF, ReLUNeuron
@@ -22,6 +23,7 @@ __all__ = [
     "PLIF",
     "ReLUNeuron",
     "MaskedBatchNorm",
+    "FramePooling",
     "SoftSaturation",
     "SpikeEncoder",
     "TemporalShift",

@@ -4,6 +4,7 @@ import torch
 
 from speechbrain_ptssnn.lobes.attention import SpikingSparseLinearAttention
 from speechbrain_ptssnn.lobes.classifier import SpikingClassifier
+from speechbrain_ptssnn.lobes.frame_pooling import FramePooling
 from speechbrain_ptssnn.lobes.homeostatic_bias import HomeostaticBiasGenerator
 from speechbrain_ptssnn.lobes.masking import check_lengths, lengths_to_mask, masked_mean
 from speechbrain_ptssnn.lobes.neurons import PLIF
@@ -43,7 +44,9 @@ class PTSSNN(torch.nn.Module):
     mean membrane potential of non-firing output integrators instead of firing
     rates (see
     :class:`SpikingClassifier`); ``spike_dropout`` drops spikes between the
-    blocks during training.
+    blocks during training; ``frame_stride`` > 1 averages that many
+    consecutive upstream frames first (:class:`FramePooling`), so every
+    layer runs at a lower frame rate.
 
     Ablations (the paper's Table V), by ``variant``:
 
@@ -111,6 +114,9 @@ class PTSSNN(torch.nn.Module):
     projection_shortcuts : bool
         Projection shortcuts where a block changes width (see
         :class:`SpikingTemporalShiftBlock`); False leaves them out.
+    frame_stride : int
+        Upstream frames averaged into one before the soft saturation (1: the
+        paper's 50 Hz; see :class:`FramePooling`).
 
     Example
     -------
@@ -142,6 +148,7 @@ class PTSSNN(torch.nn.Module):
         spike_dropout=0.0,
         projection_shortcuts=True,
         attention_key_dim=None,
+        frame_stride=1,
     ):
         super().__init__()
         if variant not in VARIANTS:
@@ -152,6 +159,7 @@ class PTSSNN(torch.nn.Module):
             )
         self.input_size = input_size
         self.variant = variant
+        self.frame_pooling = FramePooling(frame_stride)
         dim = hidden_sizes[-1]
         if variant == "vanilla":
             self.projection = torch.nn.Linear(input_size, dim)
@@ -211,15 +219,25 @@ class PTSSNN(torch.nn.Module):
             term, and scaled with ``learn_output_scale``).
         """
         frames = self.calibrated_frames(x, lengths)
-        return self.classifier(frames, lengths)
+        return self.classifier(frames, self.frame_lengths(lengths, x.shape[1]))
+
+    def frame_lengths(self, lengths, time):
+        """Relative lengths of :meth:`calibrated_frames` for ``time`` input frames.
+
+        The input's own lengths unless ``frame_stride`` > 1 (see
+        :meth:`FramePooling.output_lengths`).
+        """
+        return self.frame_pooling.output_lengths(lengths, time)
 
     def calibrated_frames(self, x, lengths=None):
         """The classifier's input: frames after attention and homeostatic bias.
 
         Takes the same arguments as :meth:`forward`; returns
-        ``[batch, time, hidden_sizes[-1]]``, zero on padded frames.
+        ``[batch, ceil(time / frame_stride), hidden_sizes[-1]]``, zero on
+        padded frames (their relative lengths: :meth:`frame_lengths`).
         """
         lengths = self._check_input(x, lengths)
+        x, lengths = self.frame_pooling(x, lengths)
         mask = lengths_to_mask(lengths, x.shape[1], device=x.device)
         if self.variant == "vanilla":
             return self.neurons(self.projection(x), mask)

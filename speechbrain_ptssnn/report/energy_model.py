@@ -117,7 +117,8 @@ NOT_COUNTED = (
     "Batch norm: folded into the preceding linear layer at inference (BN(Wx) = W'x + b'), so "
     "free.",
     "Bias additions (they initialise the accumulator), residual additions, the temporal shift "
-    "(memory moves), masking.",
+    "(memory moves), masking; with frame_stride > 1 the frame pooling's additions (stride - 1 "
+    "per channel and pooled frame; its 1/n scale is absorbed by the LayerNorm that follows).",
     "The PLIF neurons' membrane updates (charge, fire, reset), the pooling of output spikes "
     "into rates, the classifier's tie-break term (its mean input current), softmax.",
     "Memory accesses and data movement.",
