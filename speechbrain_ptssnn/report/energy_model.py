@@ -102,8 +102,9 @@ COUNTED = (
     "Linear layers fed with real values: rows x in x out MACs (the first projection of the "
     "continuous features, the classifier on the real-valued calibrated frames, the homeostatic "
     "bias generator's MLP, the vanilla SNN's projection, both layers of the linear baseline).",
-    "The attention's products of real tensors K^T V and Q (K^T V): 2 n D^2 MACs over its n "
-    "positions (L_p prompts + frames); its Q, K, V projections read spikes (ACs).",
+    "The attention's products of real tensors K^T V and Q (K^T V): 2 n d_k D MACs over its n "
+    "positions (L_p prompts + frames; d_k = D unless the queries and keys are narrower); its "
+    "Q, K, V projections read spikes (ACs).",
     "The ANN twin (same layers, ReLU instead of PLIF): every linear layer and product as dense "
     "MACs.",
     "Energy = 4.6 pJ x MACs + 0.9 pJ x ACs (Eq. 19-21); one utterance at a time, so padding "
