@@ -228,6 +228,10 @@ def nir_graph(adapter, dt=DT):
     return graph, split
 
 
+def _shortcut_words(block):
+    return " and the shortcut added" if block.shortcut is not None else " (no shortcut)"
+
+
 def _blocks_graph(adapter, dt):
     """The temporal-shift blocks' graph: ``(graph, chip, layout)``."""
     import nir
@@ -243,14 +247,14 @@ def _blocks_graph(adapter, dt):
     last_width = _first_block_nodes(nodes, edges, blocks[0], first, width, lagged, dt)
     last = "block1_lif"
     chip = [f"blocks.0: temporal shift (nir.Delay), Linear {channels}->{last_width} with batch "
-            "norm folded and the shortcut added (nir.Affine, nir.Linear), PLIF (nir.LIF)"]
+            f"norm folded{_shortcut_words(blocks[0])} (nir.Affine, nir.Linear), PLIF (nir.LIF)"]
     if lagged:
         out1 = last_width
         last_width = _second_block_nodes(nodes, edges, blocks[1], out1, width,
                                          channels + n, dt)
         last = "block2_lif"
         chip.append(f"blocks.1: temporal shift (nir.Delay, one-step output lag), Linear "
-                    f"{out1}->{last_width} with batch norm folded and the shortcut added "
+                    f"{out1}->{last_width} with batch norm folded{_shortcut_words(blocks[1])} "
                     "(nir.Affine, nir.Linear), PLIF (nir.LIF)")
     nodes["output"] = nir.Output(output_type=np.array([last_width]))
     edges.append((last, "output"))
