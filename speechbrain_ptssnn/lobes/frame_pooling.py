@@ -17,8 +17,9 @@ class FramePooling(torch.nn.Module):
     padded in a batch.
 
     The average's ``1 / n`` scale needs no multiplication where a LayerNorm
-    follows (it is scale-invariant): what the efficiency report counts are
-    the ``stride - 1`` additions per channel and pooled frame.
+    follows (it is scale-invariant); its ``stride - 1`` additions per channel
+    and pooled frame are, like residual additions, not counted by the
+    efficiency report (its ``NOT_COUNTED`` says so).
 
     Arguments
     ---------
@@ -50,10 +51,12 @@ class FramePooling(torch.nn.Module):
         """
         if lengths is None or self.stride == 1:
             return lengths
-        valid = torch.round(lengths.float() * time).clamp(min=1).minimum(
-            torch.as_tensor(time, dtype=torch.float32))
+        return self._pooled_lengths(lengths_to_mask(lengths, time).sum(dim=1), time)
+
+    def _pooled_lengths(self, valid, time):
+        """``ceil(valid / stride) / ceil(time / stride)`` for ``valid`` frames of each utterance."""
         pooled_time = (time + self.stride - 1) // self.stride  # traced sizes stay symbolic
-        return torch.ceil(valid / self.stride) / pooled_time
+        return torch.ceil(valid.float() / self.stride) / pooled_time
 
     def forward(self, x, lengths=None):
         """Pools ``x`` ``[batch, time, channels]``.
@@ -73,9 +76,9 @@ class FramePooling(torch.nn.Module):
         weights = weights.to(x.dtype).unsqueeze(1)  # [batch, 1, time]
         # windows hanging over the end (ceil_mode) have the same divisor for
         # both averages, so their ratio is the mean of the valid frames
-        sums = self._average((x.transpose(1, 2) * weights))
+        sums = self._average(x.transpose(1, 2) * weights)
         counts = self._average(weights).clamp(min=1e-6)
-        return (sums / counts).transpose(1, 2), self.output_lengths(lengths, time)
+        return (sums / counts).transpose(1, 2), self._pooled_lengths(weights.sum(dim=(1, 2)), time)
 
     def _average(self, x):
         return torch.nn.functional.avg_pool1d(x, self.stride, self.stride, ceil_mode=True)
