@@ -85,13 +85,11 @@ def train_on_fold(hparams_file, overrides, labels, device="cpu", average_last=0)
     the averaged model's validation WA (else None).
     """
     from hyperpyyaml import load_hyperpyyaml
+    from speechbrain.utils.checkpoints import average_state_dicts
 
     from speechbrain_ptssnn.brain import PTSSNNBrain
     from speechbrain_ptssnn.dataio import dataio_prep
     from speechbrain_ptssnn.features import make_feature_source
-
-    from speechbrain.utils.checkpoints import average_state_dicts
-
     from speechbrain_ptssnn.metrics import classification_metrics, confusion_matrix
 
     recorder = EpochRecorder(keep_last=average_last if average_last > 1 else 0)

@@ -71,6 +71,8 @@ SIZES = {
 }
 
 REQUIRED = {"data_folder": "/nowhere", "corpus": "emodb"}
+#: the same as YAML text, to which overrides with tags (``!name:...``) can be appended
+REQUIRED_YAML = "data_folder: /nowhere\ncorpus: emodb\n"
 
 
 def top_level_keys(path):
@@ -152,6 +154,23 @@ def test_every_config_takes_its_size_overrides(config):
     with torch.no_grad():
         logits = model(torch.randn(2, 9, 20), torch.tensor([1.0, 0.5]))
     assert logits.shape == (2, 7)
+
+
+@pytest.mark.parametrize("config",
+                         ["ptssnn.yaml", "ptssnn_paper.yaml", "baselines/vanilla_snn.yaml"])
+def test_the_surrogate_key_reaches_every_plif_layer(config):
+    from spikingjelly.activation_based import surrogate
+
+    def surrogates(overrides):
+        with open(REPO / "hparams" / config) as stream:
+            hparams = load_hyperpyyaml(stream, REQUIRED_YAML + overrides)
+        return {(type(m.surrogate_function), m.surrogate_function.alpha)
+                for m in hparams["adapter"].modules() if hasattr(m, "surrogate_function")}
+
+    assert surrogates("") == {(surrogate.Sigmoid, 5.0)}
+    atan = ("surrogate: !name:spikingjelly.activation_based.surrogate.ATan\n"
+            "surrogate_steepness: 2.0\n")
+    assert surrogates(atan) == {(surrogate.ATan, 2.0)}
 
 
 #: Runs recipes one after the other in ONE fresh interpreter (the real recipe
