@@ -5,8 +5,10 @@ Accuracy: one table per corpus and protocol, one row per configuration, mean ±
 sample standard deviation over the folds finished so far (their number is
 shown: a partial row is marked), and the per-fold (paired) WA difference to
 the linear baseline and to the paper's form (``ptssnn_paper``) on the same
-folds. Energy: the efficiency reports of first folds copied next to the
-results (``efficiency_fold_1.json``, from
+folds. A configuration trained for another budget is named ``<config>_e<epochs>``
+(``run_accuracy.py --label``) and paired with ``linear_e<epochs>``, the linear
+baseline at that budget, when there is one. Energy: the efficiency reports of
+first folds copied next to the results (``efficiency_fold_1.json``, from
 ``python -m speechbrain_ptssnn.report RUN --fold 1``), when present.
 
 Usage::
@@ -17,11 +19,12 @@ Usage::
 import glob
 import json
 import os
+import re
 import statistics
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-ORDER = ["pooled_logreg", "linear", "ptssnn", "ptssnn_paper", "vanilla_snn", "no_prompt",
-         "no_attention", "only_shift"]
+ORDER = ["pooled_logreg", "linear", "ptssnn", "linear_e70", "ptssnn_e70", "ptssnn_paper",
+         "vanilla_snn", "no_prompt", "no_attention", "only_shift"]
 FOLDS = {"emodb_stratified": 10, "urdu_stratified": 10, "emodb_loso": 10,
          "emodb_stratified_whisper_base": 10}
 #: results that are not a within-corpus benchmark setting
@@ -42,7 +45,7 @@ def accuracy_tables():
         if not os.path.isdir(folder) or setting in NOT_SETTINGS:
             continue
         lines += [f"### {setting}", "",
-                  "| configuration | folds | WA | UA | F1 | WA − linear, paired "
+                  "| configuration | folds | WA | UA | F1 | WA − linear (same epochs), paired "
                   "| WA − ptssnn_paper, paired |",
                   "|---|---:|---:|---:|---:|---|---|"]
         configs = sorted(
@@ -50,21 +53,36 @@ def accuracy_tables():
             key=lambda c: ORDER.index(c) if c in ORDER else 99,
         )
         results = {config: fold_results(folder, config) for config in configs}
-        linear = {k: f["WA"] for k, f in results.get("linear", {}).items()}
         paper = {k: f["WA"] for k, f in results.get("ptssnn_paper", {}).items()}
         for config, folds in results.items():
             expected = FOLDS.get(setting)
             partial = expected and len(folds) < expected
             done = f"{len(folds)}" + (f" of {expected}" if partial else "")
             wa = {k: f["WA"] for k, f in folds.items()}
+            reference = linear_reference(config, results)
+            linear = {k: f["WA"] for k, f in results.get(reference, {}).items()}
             lines.append(
                 f"| {config} | {done} | "
                 + " | ".join(mean_std([f[m] for f in folds.values()]) for m in ("WA", "UA", "F1"))
-                + f" | {paired(wa, linear) if config != 'linear' else '–'}"
+                + f" | {paired(wa, linear) if config != reference else '–'}"
                 + f" | {paired(wa, paper) if config != 'ptssnn_paper' else '–'} |"
             )
         lines.append("")
     return lines
+
+
+def linear_reference(config, results):
+    """The linear baseline ``config`` is paired with: ``linear_e<N>`` for ``<name>_e<N>``.
+
+    >>> linear_reference("ptssnn_e70", {"linear": {}, "linear_e70": {}})
+    'linear_e70'
+    >>> linear_reference("ptssnn", {"linear": {}, "linear_e70": {}})
+    'linear'
+    """
+    budget = re.search(r"_e\d+$", config)
+    if budget and "linear" + budget.group() in results:
+        return "linear" + budget.group()
+    return "linear"
 
 
 def fold_results(folder, config):
