@@ -34,7 +34,8 @@ def test_every_hyperpyyaml_tag_survives_reading_and_writing():
     text = HPARAMS.read_text()
     document = read_tagged_yaml(text)
     assert tag_of(document["adapter"]) == "!new:speechbrain_ptssnn.lobes.PTSSNN"
-    assert tag_of(document["neuron"]["surrogate"]).startswith("!name:")
+    assert tag_of(document["surrogate"]).startswith("!name:")
+    assert tag_of(document["neuron"]["surrogate"]) == "!ref"
     assert tag_of(document["adapter"]["neuron"]) == "!ref"
     assert tag_of(document["__set_seed"]).startswith("!apply:")
     assert tag_of(document["output_folder"]) == "!ref"
