@@ -76,13 +76,13 @@ class EpochRecorder:
 
 
 def train_on_fold(hparams_file, overrides, labels, device="cpu", average_last=0):
-    """Fits one configuration on a prepared fold; returns the per-epoch records.
+    """Fits one configuration on a prepared fold: its per-epoch records and averaged WA.
 
     ``overrides`` place the fold (``output_folder``, ``fold``); checkpoints go
     to a temporary folder, so candidates never share one. With
     ``average_last > 1`` the weights of the last that many epochs are averaged
     (SpeechBrain's ``average_state_dicts``) and the second value returned is
-    the averaged model's validation WA (else None).
+    that averaged model's validation WA; otherwise it is None.
     """
     from hyperpyyaml import load_hyperpyyaml
     from speechbrain.utils.checkpoints import average_state_dicts
