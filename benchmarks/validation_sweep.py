@@ -64,14 +64,13 @@ class EpochRecorder:
 
     def __init__(self, keep_last=0):
         self.epochs = []
-        self.states = collections.deque(maxlen=keep_last or None)
-        self.keep_last = keep_last
+        self.states = collections.deque(maxlen=keep_last)
         self.module = None
 
     def log_stats(self, stats_meta, train_stats=None, valid_stats=None, test_stats=None,
                   verbose=False):
         self.epochs.append({**stats_meta, "train": train_stats, "valid": valid_stats})
-        if self.keep_last and self.module is not None:
+        if self.states.maxlen and self.module is not None:
             self.states.append(copy.deepcopy(self.module.state_dict()))
 
 
@@ -117,7 +116,7 @@ def train_on_fold(hparams_file, overrides, labels, device="cpu", average_last=0)
             train_loader_kwargs=hp["train_dataloader_options"],
             valid_loader_kwargs=hp["dataloader_options"],
         )
-        if not recorder.keep_last:
+        if not recorder.states.maxlen:
             return recorder.epochs, None
         recorder.module.load_state_dict(average_state_dicts(list(recorder.states)))
         logits, targets = brain.collect_logits(datasets["valid"], hp["dataloader_options"])

@@ -72,7 +72,7 @@ SIZES = {
 
 REQUIRED = {"data_folder": "/nowhere", "corpus": "emodb"}
 #: the same as YAML text, to which overrides with tags (``!name:...``) can be appended
-REQUIRED_YAML = "data_folder: /nowhere\ncorpus: emodb\n"
+REQUIRED_YAML = "".join(f"{key}: {value}\n" for key, value in REQUIRED.items())
 
 
 def top_level_keys(path):
