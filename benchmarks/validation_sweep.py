@@ -25,8 +25,6 @@ Usage (features from ``shared/tools/whisper_features.py``)::
 """
 
 import argparse
-import collections
-import copy
 import glob
 import json
 import os
@@ -56,42 +54,34 @@ class TaggedValue(str):
 
 
 class EpochRecorder:
-    """A ``train_logger`` that keeps every epoch's statistics.
+    """A ``train_logger`` that keeps every epoch's statistics (the averaged model's aside)."""
 
-    With ``keep_last > 0`` and ``module`` set, it also keeps a copy of the
-    module's weights at the end of each of the last ``keep_last`` epochs.
-    """
-
-    def __init__(self, keep_last=0):
+    def __init__(self):
         self.epochs = []
-        self.states = collections.deque(maxlen=keep_last)
-        self.module = None
 
     def log_stats(self, stats_meta, train_stats=None, valid_stats=None, test_stats=None,
                   verbose=False):
-        self.epochs.append({**stats_meta, "train": train_stats, "valid": valid_stats})
-        if self.states.maxlen and self.module is not None:
-            self.states.append(copy.deepcopy(self.module.state_dict()))
+        if "epoch" in stats_meta:
+            self.epochs.append({**stats_meta, "train": train_stats, "valid": valid_stats})
 
 
-def train_on_fold(hparams_file, overrides, labels, device="cpu", average_last=0):
-    """Fits one configuration on a prepared fold: its per-epoch records and averaged WA.
+def train_on_fold(hparams_file, overrides, labels, device="cpu"):
+    """Fits one configuration on a prepared fold: its per-epoch records, the averaged model's WA.
 
     ``overrides`` place the fold (``output_folder``, ``fold``); checkpoints go
     to a temporary folder, so candidates never share one. With
-    ``average_last > 1`` the weights of the last that many epochs are averaged
-    (SpeechBrain's ``average_state_dicts``) and the second value returned is
-    that averaged model's validation WA; otherwise it is None.
+    ``average_last > 0`` (in the hparams or the overrides) the Brain averages
+    the last epochs' weights at the end of ``fit``, and the second value
+    returned is ``{"average_last": N, "valid_WA_averaged": ...}`` (that averaged
+    model's validation WA); otherwise it is empty.
     """
     from hyperpyyaml import load_hyperpyyaml
-    from speechbrain.utils.checkpoints import average_state_dicts
 
     from speechbrain_ptssnn.brain import PTSSNNBrain
     from speechbrain_ptssnn.dataio import dataio_prep
     from speechbrain_ptssnn.features import make_feature_source
-    from speechbrain_ptssnn.metrics import classification_metrics, confusion_matrix
 
-    recorder = EpochRecorder(keep_last=average_last if average_last > 1 else 0)
+    recorder = EpochRecorder()
     with tempfile.TemporaryDirectory() as save:
         overrides = {**overrides, "save_folder": save}
         text = "".join(  # YAML text, so that tagged values (e.g. !name:...) pass through
@@ -107,7 +97,6 @@ def train_on_fold(hparams_file, overrides, labels, device="cpu", average_last=0)
             run_opts={"device": device, "noprogressbar": True},
             checkpointer=hp["checkpointer"],
         )
-        recorder.module = hp["modules"]["adapter"]
         datasets = dataio_prep(hp, make_feature_source(hp), labels)
         brain.fit(
             hp["epoch_counter"],
@@ -116,12 +105,11 @@ def train_on_fold(hparams_file, overrides, labels, device="cpu", average_last=0)
             train_loader_kwargs=hp["train_dataloader_options"],
             valid_loader_kwargs=hp["dataloader_options"],
         )
-        if not recorder.states.maxlen:
-            return recorder.epochs, None
-        recorder.module.load_state_dict(average_state_dicts(list(recorder.states)))
-        logits, targets = brain.collect_logits(datasets["valid"], hp["dataloader_options"])
-        confusion = confusion_matrix(targets.tolist(), logits.argmax(-1), len(labels))
-        return recorder.epochs, classification_metrics(confusion)["WA"]
+        averaged = getattr(brain, "averaged_metrics", None)
+        if averaged is None:
+            return recorder.epochs, {}
+        return recorder.epochs, {"average_last": brain.average_last,
+                                 "valid_WA_averaged": averaged["WA"]}
 
 
 def run(args):
@@ -158,8 +146,7 @@ def run(args):
                 **given,
             }
             started = time.time()
-            epochs, averaged = train_on_fold(args.hparams, overrides, labels,
-                                             average_last=args.average_last)
+            epochs, averaged = train_on_fold(args.hparams, overrides, labels)
             last = epochs[-LAST_EPOCHS:]
             result = {
                 "name": args.name, "setting": setting, "fold": fold,
@@ -169,8 +156,7 @@ def run(args):
                 "valid_UA_last": statistics.mean(e["valid"]["UA"] for e in last),
                 "seconds": round(time.time() - started, 1), "per_epoch": epochs,
             }
-            if averaged is not None:
-                result.update(average_last=args.average_last, valid_WA_averaged=averaged)
+            result.update(averaged)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             write_json(target, result)
             print(f"{args.name} {setting} fold {fold}: valid WA (mean of last {LAST_EPOCHS} "
@@ -181,7 +167,7 @@ def table(reference=None):
     """Markdown table: every candidate's validation WA per setting, paired to a reference.
 
     The figure is the mean validation WA of the last epochs or, for a candidate
-    run with ``--average_last``, the validation WA of its averaged weights.
+    run with ``average_last=N``, the validation WA of its averaged weights.
     """
     results = {}
     for path in glob.glob(os.path.join(RESULTS, "*", "*", "fold_*.json")):
@@ -225,8 +211,6 @@ def main(argv=None):
     parser.add_argument("--input_size", type=int, default=384)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--average_last", type=int, default=0,
-                        help="> 1: also score the average of the last N epochs' weights")
     parser.add_argument("--work_folder", default=os.path.expanduser("~/sweep"))
     parser.add_argument("--table", action="store_true", help="print the table and stop")
     parser.add_argument("--reference", help="with --table: the candidate paired differences go to")

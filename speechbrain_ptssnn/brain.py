@@ -5,13 +5,19 @@ import os
 
 import speechbrain as sb
 import torch
-from speechbrain.utils.checkpoints import hook_on_loading_state_dict_checkpoint
-from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.checkpoints import average_checkpoints, hook_on_loading_state_dict_checkpoint
+from speechbrain.utils.distributed import ddp_barrier, if_main_process, run_on_main
 
 from speechbrain_ptssnn.atomic import atomic_path, write_json
 from speechbrain_ptssnn.losses import distillation_loss
 from speechbrain_ptssnn.metrics import classification_metrics, confusion_matrix
-from speechbrain_ptssnn.runs import METRICS_FILE, PREDICTIONS
+from speechbrain_ptssnn.runs import (
+    AVERAGED_CHECKPOINT,
+    AVERAGED_EPOCHS,
+    METRICS_FILE,
+    PREDICTIONS,
+    is_averaged,
+)
 
 #: checkpointed objects whose state is a torch pickle (SpeechBrain's ``torch_recovery``)
 TORCH_STATE_TYPES = (
@@ -67,6 +73,18 @@ def weights_only_recovery(obj, path, end_of_epoch):
         obj.load_state_dict(state)
 
 
+def averaged_meta(epochs):
+    """The log's ``stats_meta`` of an averaged model: its first and last epoch (numbers,
+    as a ``TensorboardLogger`` needs).
+
+    Example
+    -------
+    >>> averaged_meta([26, 27, 28, 29, 30])
+    {'average of epochs': 26, 'to': 30}
+    """
+    return {"average of epochs": epochs[0], "to": epochs[-1]}
+
+
 class PTSSNNBrain(sb.Brain):
     """Trains and evaluates an adapter on cached upstream features.
 
@@ -81,7 +99,13 @@ class PTSSNNBrain(sb.Brain):
     with warm restarts by default) is stepped once per epoch, after
     validation, so ``T_0=10`` means ten epochs. The best checkpoint is chosen
     by ``hparams.best_metric`` on the validation set (``"UA"``, ``"WA"`` or
-    ``"F1"``: higher is better; ``"loss"``: lower is better).
+    ``"F1"``: higher is better; ``"loss"``: lower is better). With
+    ``hparams.average_last = N > 0`` the last ``N`` epochs' checkpoints are
+    kept as well, and at the end of ``fit`` their adapter weights are averaged
+    (SpeechBrain's ``average_checkpoints``) into the checkpoint
+    ``CKPT+averaged``, which the test then loads instead of the best one
+    (:meth:`average_last_epochs`; ``averaged_metrics`` holds its validation
+    metrics).
 
     Attributes set by :meth:`on_stage_end` in the test stage: ``test_metrics``
     (WA, UA, F1, per-class recall, confusion matrix, loss) and
@@ -99,7 +123,7 @@ class PTSSNNBrain(sb.Brain):
     (called with the optimiser), ``epoch_counter``, ``best_metric``,
     ``train_logger`` and ``fold_folder`` (where the test results go); optionally
     ``tensorboard_logger`` (a ``speechbrain.utils.train_logger.TensorboardLogger``),
-    ``initial_state``, ``feature_augmentations`` and ``mixup_alpha``.
+    ``initial_state``, ``feature_augmentations``, ``mixup_alpha`` and ``average_last``.
     """
 
     def __init__(self, *args, **kwargs):
@@ -122,16 +146,73 @@ class PTSSNNBrain(sb.Brain):
         return [encoder.ind2lab[index] for index in range(len(encoder))]
 
     @property
+    def average_last(self):
+        """How many last epochs the tested weights average (``hparams.average_last``; 0: none)."""
+        return int(getattr(self.hparams, "average_last", 0) or 0)
+
+    @property
     def distilling(self):
         """Whether the adapter learns from a teacher too (``hparams.distill_weight > 0``)."""
         return (getattr(self.hparams, "distill_weight", 0.0) or 0.0) > 0
 
     def fit(self, epoch_counter, train_set, valid_set=None, progressbar=None,
             train_loader_kwargs={}, valid_loader_kwargs={}):  # noqa: B006 - Brain.fit's own defaults
-        """``Brain.fit``; when distilling, the teacher first learns the same training part."""
+        """``Brain.fit``; when distilling, the teacher first learns the same training part;
+        with ``average_last > 0``, the last epochs are averaged at the end."""
         self._teacher_data = (train_set, train_loader_kwargs)
         super().fit(epoch_counter, train_set, valid_set, progressbar,
                     train_loader_kwargs, valid_loader_kwargs)
+        if self.average_last > 0 and self.checkpointer is not None and valid_set is not None:
+            self.average_last_epochs(valid_set, valid_loader_kwargs)
+
+    def average_last_epochs(self, valid_set, loader_kwargs):
+        """Averages the last ``average_last`` epochs' adapter weights into ``CKPT+averaged``.
+
+        The adapter is left holding the average; its validation metrics are
+        logged (``train_logger``), kept in ``averaged_metrics`` and written to
+        the checkpoint's meta (``averaged_WA``, ...), beside the epochs
+        averaged (``averaged_epochs``; fewer than ``average_last`` if fewer
+        were trained). The other recoverables are saved as they are after
+        the last epoch.
+
+        Arguments
+        ---------
+        valid_set : speechbrain.dataio.dataset.DynamicItemDataset
+            The validation set.
+        loader_kwargs : dict
+            Its data loader options.
+        """
+        ddp_barrier()  # every process reads what the main one has written
+        epochs = self.checkpointer.find_checkpoints(
+            ckpt_predicate=lambda ckpt: "epoch" in ckpt.meta and not is_averaged(ckpt),
+            max_num_checkpoints=self.average_last,
+        )
+        if not epochs:
+            raise RuntimeError(f"average_last={self.average_last}: no epoch checkpoint in "
+                               f"{self.checkpointer.checkpoints_dir} to average")
+        adapter = self.modules.adapter
+        if isinstance(adapter, torch.nn.parallel.DistributedDataParallel):
+            adapter = adapter.module
+        adapter.load_state_dict(average_checkpoints(
+            epochs, "adapter", parameter_loader=lambda path, map_location: torch.load(
+                path, map_location=map_location, weights_only=True)))
+        logits, targets = self.collect_logits(valid_set, loader_kwargs)
+        confusion = confusion_matrix(targets.tolist(), logits.argmax(dim=-1), len(self.labels))
+        metrics = classification_metrics(confusion)
+        metrics["loss"] = float(self.hparams.compute_cost(logits, targets))
+        self.averaged_metrics = metrics
+        summary = {key: round(metrics[key], 4) for key in ("loss", "WA", "UA", "F1")}
+        averaged = sorted(ckpt.meta["epoch"] for ckpt in epochs)
+        self._log(stats_meta=averaged_meta(averaged), valid_stats=summary)
+        self.checkpointer.save_checkpoint(
+            meta={AVERAGED_EPOCHS: averaged, **{f"averaged_{k}": v for k, v in summary.items()}},
+            name=AVERAGED_CHECKPOINT,
+        )
+        ddp_barrier()
+
+    def _delete_averaged_checkpoint(self):
+        """Removes ``CKPT+averaged``: training goes on from the last epoch, not the average."""
+        self.checkpointer.delete_checkpoints(num_to_keep=0, ckpt_predicate=is_averaged)
 
     def on_fit_start(self):
         """Starts the adapter from ``hparams.initial_state`` (if given), recovers,
@@ -139,7 +220,9 @@ class PTSSNNBrain(sb.Brain):
 
         ``initial_state`` is a state dict file of the adapter (an exported
         ``adapter.ckpt``, say) loaded with ``weights_only=True``; a checkpoint
-        of the run itself, when there is one, still wins (resume). When
+        of the run itself, when there is one, still wins (resume: from the last
+        epoch; an averaged checkpoint of an earlier ``fit`` is removed first, and
+        rebuilt at the end). When
         distilling, the teacher (``hparams.teacher``) is checkpointed with the
         adapter; a fresh run (epoch 0) trains it first on the fold's training
         part (:meth:`train_teacher`), a resumed one recovers it.
@@ -152,6 +235,8 @@ class PTSSNNBrain(sb.Brain):
             self.teacher = self.hparams.teacher.to(self.device)
             if self.checkpointer is not None:
                 self.checkpointer.add_recoverable("teacher", self.teacher)
+        if self.checkpointer is not None:
+            run_on_main(self._delete_averaged_checkpoint)
         super().on_fit_start()
         if self.distilling:
             if self.hparams.epoch_counter.current == 0:
@@ -188,8 +273,16 @@ class PTSSNNBrain(sb.Brain):
         self._load_weights_only()
 
     def on_evaluate_start(self, max_key=None, min_key=None):
-        """Loads the best checkpoint (``weights_only=True``) before testing."""
+        """Loads the checkpoint to test (``weights_only=True``): the averaged one
+        when the fold has one, else the best by ``max_key`` / ``min_key``."""
         self._load_weights_only()
+        self.tested_epochs = None
+        if self.checkpointer is not None:
+            averaged = self.checkpointer.find_checkpoint(ckpt_predicate=is_averaged)
+            if averaged is not None:
+                self.checkpointer.load_checkpoint(averaged)
+                self.tested_epochs = averaged.meta[AVERAGED_EPOCHS]
+                return
         super().on_evaluate_start(max_key=max_key, min_key=min_key)
 
     def on_fit_batch_start(self, batch, should_step):
@@ -304,12 +397,14 @@ class PTSSNNBrain(sb.Brain):
             )
             best = self.hparams.best_metric
             keys = {"min_keys": [best]} if best == "loss" else {"max_keys": [best]}
-            self.checkpointer.save_and_keep_only(meta=summary, **keys)
-        else:
-            self._log(
-                stats_meta={"epoch loaded": self.hparams.epoch_counter.current},
-                test_stats=summary,
+            self.checkpointer.save_and_keep_only(
+                meta={**summary, "epoch": epoch}, num_to_keep=max(1, self.average_last), **keys
             )
+        else:
+            averaged = getattr(self, "tested_epochs", None)
+            loaded = (averaged_meta(averaged) if averaged
+                      else {"epoch loaded": self.hparams.epoch_counter.current})
+            self._log(stats_meta=loaded, test_stats=summary)
             self.test_metrics = metrics
             self.test_predictions = self._prediction_rows()
 

@@ -11,6 +11,8 @@ A recipe's ``output_folder`` holds::
     fold_<k>/hyperparams.yaml               the hparams that trained the fold, resolved
     fold_<k>/run_fingerprint.json           the fingerprint the fold was trained with
     fold_<k>/save/CKPT+*/adapter.ckpt       checkpoints (SpeechBrain's Checkpointer)
+    fold_<k>/save/CKPT+averaged/            with ``average_last > 0``: the last epochs'
+                                            weights averaged, the checkpoint tested
     fold_<k>/train_log.txt                  per-epoch losses and metrics
     fold_<k>/label_encoder.txt
     fold_<k>/predictions.csv                one row per test utterance
@@ -42,6 +44,9 @@ SKIPPED_FILE = "skipped_files.txt"
 SPLITS = ("train", "valid", "test")
 SAVE_FOLDER = "save"
 ADAPTER_CHECKPOINT = "adapter.ckpt"
+#: the averaged checkpoint's name (``CKPT+averaged``) and the meta key marking it
+AVERAGED_CHECKPOINT = "averaged"
+AVERAGED_EPOCHS = "averaged_epochs"
 TRAIN_LOG = "train_log.txt"
 LABEL_ENCODER = "label_encoder.txt"
 PREDICTIONS = "predictions.csv"
@@ -207,8 +212,25 @@ def finished_fold_folder(output_folder, fold):
     return folder
 
 
-def best_checkpoint(folder, best_metric="UA"):
-    """The checkpoint of a fold its test used: the best by validation ``best_metric``.
+def is_averaged(checkpoint):
+    """Whether a SpeechBrain ``Checkpoint`` is an averaged one (its meta lists the epochs).
+
+    Example
+    -------
+    >>> from speechbrain.utils.checkpoints import Checkpoint
+    >>> is_averaged(Checkpoint("CKPT+averaged", {AVERAGED_EPOCHS: [29, 30]}, {}))
+    True
+    >>> is_averaged(Checkpoint("CKPT+2026", {"UA": 80.0}, {}))
+    False
+    """
+    return AVERAGED_EPOCHS in checkpoint.meta
+
+
+def checkpoint_under_test(folder, best_metric="UA"):
+    """The checkpoint of a fold its test used.
+
+    The averaged checkpoint when the fold has one (trained with
+    ``average_last > 0``), otherwise the best by validation ``best_metric``.
 
     Arguments
     ---------
@@ -235,7 +257,7 @@ def best_checkpoint(folder, best_metric="UA"):
     Example
     -------
     >>> import tempfile
-    >>> best_checkpoint(tempfile.mkdtemp())
+    >>> checkpoint_under_test(tempfile.mkdtemp())
     Traceback (most recent call last):
     ...
     FileNotFoundError: fold folder ... has no checkpoint (no .../save/CKPT+*)
@@ -247,7 +269,9 @@ def best_checkpoint(folder, best_metric="UA"):
     save = os.path.join(folder, SAVE_FOLDER)
     if not os.path.isdir(save) or not any(n.startswith("CKPT+") for n in os.listdir(save)):
         raise FileNotFoundError(f"fold folder {folder} has no checkpoint (no {save}/CKPT+*)")
-    checkpoint = Checkpointer(save).find_checkpoint(**checkpoint_key(best_metric))
+    checkpointer = Checkpointer(save)
+    checkpoint = (checkpointer.find_checkpoint(ckpt_predicate=is_averaged)
+                  or checkpointer.find_checkpoint(**checkpoint_key(best_metric)))
     if checkpoint is None:
         raise FileNotFoundError(
             f"no checkpoint in {save} records the validation metric {best_metric!r}"

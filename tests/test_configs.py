@@ -41,7 +41,7 @@ COMMON_KEYS = [
     "save_folder", "train_log", "upstream", "upstream_source", "features_folder",
     "feature_cache_folder",
     "storage_dtype", "input_size", "n_classes", "adapter", "compute_cost", "number_of_epochs",
-    "batch_size", "num_workers", "sorting", "best_metric", "use_tensorboard",
+    "batch_size", "num_workers", "sorting", "best_metric", "average_last", "use_tensorboard",
     "efficiency_report", "initial_state", "lr", "opt_class", "lr_scheduler_class",
     "epoch_counter", "modules", "label_encoder", "dataloader_options",
     "train_dataloader_options", "checkpointer", "train_logger",
@@ -55,7 +55,7 @@ DEVIATIONS = {
     "input_encoding", "spiking_qkv", "readout", "spike_dropout", "time_drop_count",
     "channel_drop_count", "mixup_alpha", "learn_output_scale", "surrogate_steepness",
     "projection_shortcuts", "hidden_sizes", "distill_weight", "distill_temperature",
-    "attention_key_dim", "frame_stride",
+    "attention_key_dim", "frame_stride", "average_last",
     "focal_alpha", "focal_gamma", "label_smoothing", "focal_weight", "smoothing_weight",
     "number_of_epochs", "weight_decay", "kappa",
 }

@@ -11,9 +11,12 @@ from pathlib import Path
 import numpy
 import pytest
 import speechbrain as sb
+import torch
 from miniature_corpora import BUILDERS, build_emodb
+from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_ptssnn.brain import PTSSNNBrain
+from speechbrain_ptssnn.runs import checkpoint_under_test
 
 REPO = Path(__file__).resolve().parents[1]
 HPARAMS = REPO / "hparams" / "ptssnn.yaml"
@@ -133,6 +136,44 @@ def test_distillation_trains_the_teacher_once_and_checkpoints_it(emodb, tmp_path
     run_in_process(monkeypatch, command)  # resumes: the teacher comes from the checkpoint
     assert trained == [1] and epochs_logged(tmp_path / "fold_1") == [1, 2]
     assert (tmp_path / "fold_1" / "metrics.json").exists()
+
+
+def test_the_tested_model_is_the_average_of_the_last_epochs_and_resumes(
+    emodb, tmp_path, monkeypatch
+):
+    command = recipe_command("emodb", emodb, tmp_path, "--number_of_epochs=3", "--fold=1",
+                             "--average_last=2")
+    original = PTSSNNBrain.write_test_results
+
+    def stop_before_writing(self, folder=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PTSSNNBrain, "write_test_results", stop_before_writing)
+    with pytest.raises(KeyboardInterrupt):
+        run_in_process(monkeypatch, command)
+    fold = tmp_path / "fold_1"
+    checkpointer = Checkpointer(fold / "save")
+    averaged = checkpoint_under_test(str(fold))
+    assert averaged.path.name == "CKPT+averaged" and averaged.meta["averaged_epochs"] == [2, 3]
+    by_epoch = {c.meta["epoch"]: c for c in checkpointer.list_checkpoints() if "epoch" in c.meta}
+
+    def weights(checkpoint):
+        return torch.load(checkpoint.paramfiles["adapter"], weights_only=True)
+
+    mean = {key: (weights(by_epoch[2])[key] + weights(by_epoch[3])[key]) / 2
+            for key in weights(averaged) if weights(averaged)[key].is_floating_point()}
+    assert mean and all(torch.allclose(weights(averaged)[key], mean[key]) for key in mean)
+    assert any(weights(by_epoch[3])[key].ne(value).any() for key, value in mean.items())
+    first = weights(averaged)
+
+    monkeypatch.setattr(PTSSNNBrain, "write_test_results", original)
+    run_in_process(monkeypatch, command)  # resumes from epoch 3, averages the same two again
+    assert epochs_logged(fold) == [1, 2, 3]
+    again = checkpoint_under_test(str(fold))
+    assert all(torch.equal(first[key], weights(again)[key]) for key in first)
+    log = (fold / "train_log.txt").read_text()
+    assert log.count("average of epochs: 2, to: 3 - valid loss") == 2  # once per fit
+    assert "average of epochs: 2, to: 3 - test loss" in log
 
 
 def test_test_only_evaluates_the_saved_checkpoint_and_tensorboard_logs(

@@ -41,7 +41,7 @@ from speechbrain_ptssnn.runs import (
     METRICS_FILE,
     OPTIONS_FILE,
     SUMMARY_JSON,
-    best_checkpoint,
+    checkpoint_under_test,
     fold_folder,
     fold_folders,
     fold_number,
@@ -292,7 +292,7 @@ def read_fold(run_folder, fold, best_metric):
     if metrics.get("labels") and list(metrics["labels"]) != labels:
         raise ValueError(f"{encoder_path} ({labels}) disagrees with {METRICS_FILE}'s labels "
                          f"{metrics['labels']}")
-    checkpoint = best_checkpoint(folder, best_metric)
+    checkpoint = checkpoint_under_test(folder, best_metric)
     weights = checkpoint.paramfiles["adapter"]
     calibration = read_json(os.path.join(folder, CALIBRATION_FILE))
     return {"metrics": metrics, "labels": labels, "checkpoint": checkpoint,

@@ -27,7 +27,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain_ptssnn.dataprep.manifest import read_manifest
 from speechbrain_ptssnn.runs import (
     HPARAMS_FILE,
-    best_checkpoint,
+    checkpoint_under_test,
     finished_fold_folder,
     fold_folder,
 )
@@ -282,7 +282,7 @@ def rebuild_fold(output_folder, fold, overrides=None, device="cpu"):
             errors.append(f"{description}: no `adapter` module")
             continue
         best_metric = hparams.get("best_metric", "UA") or "UA"
-        checkpoint = best_checkpoint(folder, best_metric)
+        checkpoint = checkpoint_under_test(folder, best_metric)
         state = torch.load(
             os.path.join(checkpoint.path, "adapter.ckpt"), map_location="cpu", weights_only=True
         )
