@@ -163,7 +163,7 @@ class CrossCorpusStage:
         Returns
         -------
         speechbrain.Brain
-            Ready for ``evaluate`` with the best checkpoint.
+            Ready for ``evaluate`` (which loads the tested checkpoint).
         """
         if self._brain is not None:
             return self._brain

@@ -474,6 +474,6 @@ class Experiment:
         Returns
         -------
         speechbrain.Brain
-            Ready for ``evaluate`` with the best checkpoint.
+            Ready for ``evaluate`` (which loads the tested checkpoint).
         """
         return self.cross_corpus.brain(brain_class)

@@ -226,6 +226,26 @@ def is_averaged(checkpoint):
     return AVERAGED_EPOCHS in checkpoint.meta
 
 
+def checkpoint_choice(meta, best_metric="UA"):
+    """How the tested checkpoint was chosen, in words, from its meta.
+
+    Example
+    -------
+    >>> checkpoint_choice({AVERAGED_EPOCHS: [26, 27, 28, 29, 30]})
+    "the average of the weights of epochs 26-30 (the last 5)"
+    >>> checkpoint_choice({"UA": 81.2}, "loss")
+    'the checkpoint with the lowest validation loss'
+    """
+    epochs = meta.get(AVERAGED_EPOCHS)
+    if epochs and len(epochs) == 1:
+        return f"the weights of epoch {epochs[0]} (the one epoch there was to average)"
+    if epochs:
+        return (f"the average of the weights of epochs {epochs[0]}-{epochs[-1]} "
+                f"(the last {len(epochs)})")
+    direction = "lowest" if best_metric == "loss" else "highest"
+    return f"the checkpoint with the {direction} validation {best_metric}"
+
+
 def checkpoint_under_test(folder, best_metric="UA"):
     """The checkpoint of a fold its test used.
 

@@ -10,8 +10,9 @@ Usage::
 ``summary.json``, ``fold_<k>/...``). ``--fold K`` exports fold K;
 ``--best`` (the default) the finished fold with the highest **test** UA
 (ties: the lowest fold number). Within the fold, the checkpoint is the one
-training evaluated: the best by the run's ``best_metric`` on validation
-(``Checkpointer.find_checkpoint``). ``OUT_FOLDER`` receives:
+training evaluated (:func:`speechbrain_ptssnn.runs.checkpoint_under_test`): the
+average of the last epochs (``average_last > 0``, the default), else the best
+by the run's ``best_metric`` on validation. ``OUT_FOLDER`` receives:
 
 * ``hyperparams.yaml`` -- HyperPyYAML for
   :class:`~speechbrain_ptssnn.inference.EmotionRecognizer`: the upstream as the

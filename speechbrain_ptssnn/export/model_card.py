@@ -12,6 +12,7 @@ import string
 
 from speechbrain_ptssnn.export.hub_files import MODEL_CARD_TEMPLATE, template_text
 from speechbrain_ptssnn.export.hub_hparams import is_local
+from speechbrain_ptssnn.runs import checkpoint_choice
 from speechbrain_ptssnn.upstreams.leakage import leakage_sentence, upstream_leakage
 
 #: corpus -> (its name and reference, what we know of its licence)
@@ -115,7 +116,7 @@ def _results_fields(info):
         "n_folds": n_folds,
         "protocol": protocol,
         "test_count": metrics.get("count", "?"),
-        "best_metric": info["best_metric"],
+        "checkpoint_choice": checkpoint_choice(info["checkpoint_meta"], info["best_metric"]),
         "wa": pct(metrics["WA"]),
         "ua": pct(metrics["UA"]),
         "f1": pct(metrics["F1"]),
@@ -221,8 +222,9 @@ def upstream_licence(info):
 
 def _training_fields(info):
     """Training: the checkpoint, the command-line overrides, the export's warnings."""
-    validation = ", ".join(f"{k} {v}" for k, v in info["checkpoint_meta"].items()
-                           if k in ("WA", "UA", "F1", "loss"))
+    validation = ", ".join(f"{k.removeprefix('averaged_')} {v}"
+                           for k, v in info["checkpoint_meta"].items()
+                           if k.removeprefix("averaged_") in ("WA", "UA", "F1", "loss"))
     overrides = (info["summary"] or {}).get("configuration", {}).get("overrides", {})
     shown = {k: v for k, v in overrides.items()
              if k not in _PATH_OVERRIDES and not (isinstance(v, str) and os.path.isabs(v))}

@@ -1,6 +1,6 @@
 """The efficiency report of a trained experiment: parameters, spiking health, energy.
 
-:func:`efficiency_report` rebuilds each finished fold's best checkpoint (see
+:func:`efficiency_report` rebuilds each finished fold's tested checkpoint (see
 :mod:`speechbrain_ptssnn.report.loading`), runs it on the fold's test set one
 utterance at a time, and writes into ``fold_<k>/``:
 
@@ -43,7 +43,7 @@ from speechbrain_ptssnn.report.monitor import (
 from speechbrain_ptssnn.report.parameters import parameter_table
 from speechbrain_ptssnn.report.plots import plot_classifier_current, plot_firing_rates
 from speechbrain_ptssnn.report.upstream_energy import upstream_estimate
-from speechbrain_ptssnn.runs import finished_folds
+from speechbrain_ptssnn.runs import checkpoint_choice, finished_folds
 
 logger = logging.getLogger(__name__)
 
@@ -303,7 +303,8 @@ def fold_efficiency(
         "fold": int(fold),
         "output_folder": os.path.abspath(output_folder),
         "hparams_source": fold_run["hparams_source"],
-        "checkpoint": dict(fold_run["checkpoint"], chosen_by=_chosen_by(fold_run["best_metric"])),
+        "checkpoint": dict(fold_run["checkpoint"], chosen_by=checkpoint_choice(
+            fold_run["checkpoint"]["meta"], fold_run["best_metric"])),
         "prediction_agreement": agree / len(predictions) if recorded else None,
         **measured,
         "plots": {},
@@ -315,11 +316,6 @@ def fold_efficiency(
     write_text(os.path.join(folder, "efficiency.md"), efficiency_markdown(report))
     logger.info("fold %d: wrote %s", fold, os.path.join(folder, "efficiency.json"))
     return report
-
-
-def _chosen_by(best_metric):
-    direction = "lowest" if best_metric == "loss" else "highest"
-    return f"{direction} validation {best_metric}"
 
 
 def _upstream_name(hparams):

@@ -13,7 +13,7 @@ The model is rebuilt from ``hyperparams.yaml`` first (a snapshot of what was
 trained, with ``n_classes`` overridden to the fold's label count, in the
 adapter too, since the snapshot holds resolved values), else from the hparams
 file and overrides recorded in ``summary.json``; the first whose adapter
-accepts the best checkpoint's weights (strictly) wins.
+accepts the tested checkpoint's weights (strictly) wins.
 """
 
 import csv
