@@ -14,8 +14,10 @@ first folds copied next to the results (``efficiency_fold_1.json``, from
 Usage::
 
     python benchmarks/make_tables.py            # prints the tables
+    python benchmarks/make_tables.py --pair ptssnn ptssnn_noavg   # one paired difference
 """
 
+import argparse
 import glob
 import json
 import os
@@ -23,8 +25,8 @@ import re
 import statistics
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-ORDER = ["pooled_logreg", "linear", "ptssnn", "linear_e70", "ptssnn_e70", "ptssnn_paper",
-         "vanilla_snn", "no_prompt", "no_attention", "only_shift"]
+ORDER = ["pooled_logreg", "linear", "ptssnn", "ptssnn_noavg", "linear_e70", "ptssnn_e70",
+         "ptssnn_paper", "vanilla_snn", "no_prompt", "no_attention", "only_shift"]
 FOLDS = {"emodb_stratified": 10, "urdu_stratified": 10, "emodb_loso": 10,
          "emodb_stratified_whisper_base": 10}
 #: results that are not a within-corpus benchmark setting
@@ -101,6 +103,24 @@ def paired(results, reference):
     return f"{mean_std(differences)} (above in {above} of {len(common)})"
 
 
+def pair_table(config, reference):
+    """Per setting: ``config``'s paired WA difference to ``reference`` on their common folds."""
+    lines = [f"| setting | WA {config} | WA {reference} | {config} − {reference}, paired |",
+             "|---|---:|---:|---|"]
+    for setting in sorted(os.listdir(RESULTS)):
+        folder = os.path.join(RESULTS, setting)
+        if not os.path.isdir(folder) or setting in NOT_SETTINGS:
+            continue
+        a, b = ({k: f["WA"] for k, f in fold_results(folder, name).items()}
+                for name in (config, reference))
+        common = sorted(set(a) & set(b))
+        if common:
+            lines.append(f"| {setting} ({len(common)} folds) | "
+                         f"{mean_std([a[k] for k in common])} | "
+                         f"{mean_std([b[k] for k in common])} | {paired(a, b)} |")
+    return lines
+
+
 def energy_table():
     """Parameters, energy and spiking health of each configuration's first fold."""
     lines = ["| setting | configuration | parameters | energy / sample (mJ) | ANN twin (mJ) "
@@ -122,6 +142,13 @@ def energy_table():
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pair", nargs=2, metavar=("CONFIG", "REFERENCE"),
+                        help="only CONFIG's paired WA difference to REFERENCE, per setting")
+    args = parser.parse_args()
+    if args.pair:
+        print("\n".join(pair_table(*args.pair)))
+        raise SystemExit
     print("\n".join(accuracy_tables()))
     print("### Energy and spiking health (first fold)\n")
     print("\n".join(energy_table()))
