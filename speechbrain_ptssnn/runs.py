@@ -232,7 +232,7 @@ def checkpoint_choice(meta, best_metric="UA"):
     Example
     -------
     >>> checkpoint_choice({AVERAGED_EPOCHS: [26, 27, 28, 29, 30]})
-    "the average of the weights of epochs 26-30 (the last 5)"
+    'the average of the weights of epochs 26-30 (the last 5)'
     >>> checkpoint_choice({"UA": 81.2}, "loss")
     'the checkpoint with the lowest validation loss'
     """

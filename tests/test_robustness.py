@@ -23,7 +23,7 @@ from test_recipes import recipe_command, run, run_in_process
 
 from speechbrain_ptssnn import export as export_module
 from speechbrain_ptssnn.brain import NonFiniteError, PTSSNNBrain
-from speechbrain_ptssnn.runs import FINGERPRINT_FILE
+from speechbrain_ptssnn.runs import FINGERPRINT_FILE, checkpoint_under_test
 
 DIM = 32  #: precomputed features: a width a tiny random emotion2vec can have
 
@@ -226,11 +226,13 @@ class _Mkdir:
 def test_a_tampered_checkpoint_is_refused_under_force_no_weights_only(finished, emodb, tmp_path):
     folder = copy_of(finished, tmp_path)
     marker = tmp_path / "code_ran"
-    checkpoint = next((folder / "fold_1" / "save").glob("CKPT+*"))
+    tested = checkpoint_under_test(str(folder / "fold_1")).path  # the default's CKPT+averaged
+    last_epoch = next(c for c in (folder / "fold_1" / "save").glob("CKPT+*") if c != tested)
     (folder / "fold_1" / "metrics.json").unlink()  # so that a plain rerun resumes the fold
     env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", OMP_NUM_THREADS="1")
-    # --test_only loads the adapter; a resume the adapter, optimiser and scheduler
-    for extra, tampered in [(["--test_only"], "adapter.ckpt"), ([], "optimizer.ckpt")]:
+    # --test_only loads the tested adapter; a resume the last epoch's adapter, optimiser, scheduler
+    for extra, checkpoint, tampered in [(["--test_only"], tested, "adapter.ckpt"),
+                                        ([], last_epoch, "optimizer.ckpt")]:
         original = (checkpoint / tampered).read_bytes()
         torch.save({"weight": _Mkdir(str(marker))}, checkpoint / tampered)
         command = recipe_command("emodb", emodb, folder, "--number_of_epochs=1", "--fold=1", *extra)
