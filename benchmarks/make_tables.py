@@ -25,7 +25,7 @@ import re
 import statistics
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-ORDER = ["pooled_logreg", "linear", "ptssnn", "ptssnn_noavg", "linear_e70", "ptssnn_e70",
+ORDER = ["pooled_logreg", "linear", "ptssnn", "ptssnn_noavg", "linear_e70", "ptssnn_noavg_e70",
          "ptssnn_paper", "vanilla_snn", "no_prompt", "no_attention", "only_shift"]
 FOLDS = {"emodb_stratified": 10, "urdu_stratified": 10, "emodb_loso": 10,
          "emodb_stratified_whisper_base": 10}
@@ -76,7 +76,7 @@ def accuracy_tables():
 def linear_reference(config, results):
     """The linear baseline ``config`` is paired with: ``linear_e<N>`` for ``<name>_e<N>``.
 
-    >>> linear_reference("ptssnn_e70", {"linear": {}, "linear_e70": {}})
+    >>> linear_reference("ptssnn_noavg_e70", {"linear": {}, "linear_e70": {}})
     'linear_e70'
     >>> linear_reference("ptssnn", {"linear": {}, "linear_e70": {}})
     'linear'
