@@ -22,6 +22,7 @@ Usage (features from ``shared/tools/whisper_features.py``)::
         --work_folder ~/sweep lr=0.001 attention_gate=true attention_scaled=true
 
     python benchmarks/validation_sweep.py --table     # the summary table of every candidate
+    python benchmarks/validation_sweep.py --pair avg5_vth05:pk_avg5 avg5_vth05_seed:avg5_seed
 """
 
 import argparse
@@ -163,18 +164,24 @@ def run(args):
                   f"epochs) {result['valid_WA_last']:.1f} ({result['seconds']:.0f} s)", flush=True)
 
 
-def table(reference=None):
-    """Markdown table: every candidate's validation WA per setting, paired to a reference.
+def load_results(folder=RESULTS):
+    """Every recorded figure, ``{name: {setting: {fold: validation WA}}}``.
 
     The figure is the mean validation WA of the last epochs or, for a candidate
     run with ``average_last=N``, the validation WA of its averaged weights.
     """
     results = {}
-    for path in glob.glob(os.path.join(RESULTS, "*", "*", "fold_*.json")):
+    for path in glob.glob(os.path.join(folder, "*", "*", "fold_*.json")):
         with open(path, encoding="utf-8") as stream:
             r = json.load(stream)
         by_fold = results.setdefault(r["name"], {}).setdefault(r["setting"], {})
         by_fold[r["fold"]] = r.get("valid_WA_averaged", r["valid_WA_last"])
+    return results
+
+
+def table(reference=None, folder=RESULTS):
+    """Markdown table: every candidate's validation WA per setting, paired to a reference."""
+    results = load_results(folder)
     settings = sorted({s for by_setting in results.values() for s in by_setting})
     lines = ["| candidate | " + " | ".join(settings) + " | mean paired Δ |",
              "|---|" + "---:|" * (len(settings) + 1)]
@@ -187,13 +194,55 @@ def table(reference=None):
                 continue
             cell = f"{statistics.mean(folds.values()):.1f} ({len(folds)})"
             ref = results.get(reference, {}).get(setting, {}) if reference else {}
-            paired = [folds[k] - ref[k] for k in folds if k in ref]
-            if paired and name != reference:
-                deltas.extend(paired)
-                cell += f" {statistics.mean(paired):+.1f}"
+            paired_folds = [folds[k] - ref[k] for k in folds if k in ref]
+            if paired_folds and name != reference:
+                deltas.extend(paired_folds)
+                cell += f" {statistics.mean(paired_folds):+.1f}"
             cells.append(cell)
         delta = f"{statistics.mean(deltas):+.2f} ({len(deltas)})" if deltas else "–"
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {delta} |")
+    return "\n".join(lines)
+
+
+def pooled_differences(pairs, folder=RESULTS):
+    """Paired validation-WA differences of candidates to references, pooled.
+
+    A change is judged against the noise of the seed: run it at two seeds and
+    pair each run to the reference at the same seed, then pool the pairs.
+
+    Arguments
+    ---------
+    pairs : list of (str, str)
+        ``(candidate, reference)`` names; each pair contributes the
+        differences on the (setting, fold)s both ran.
+    folder : str
+        The validation results (``<name>/<setting>/fold_<k>.json``).
+
+    Returns
+    -------
+    str
+        Markdown table, a row per setting and one for all: mean ± sample
+        standard deviation of the differences, their number, how many are
+        above and below 0.
+    """
+    results = load_results(folder)
+    by_setting = {}
+    for candidate, reference in pairs:
+        for name in (candidate, reference):
+            if name not in results:
+                raise ValueError(f"no validation results for {name!r} under {folder}")
+        for setting, folds in results[candidate].items():
+            ref = results[reference].get(setting, {})
+            by_setting.setdefault(setting, []).extend(folds[k] - ref[k] for k in folds if k in ref)
+    rows = sorted((s, d) for s, d in by_setting.items() if d)
+    rows.append(("all", [x for _, d in rows for x in d]))
+    lines = ["| setting | paired Δ (mean ± std) | folds | above | below |",
+             "|---|---:|---:|---:|---:|"]
+    for setting, deltas in rows:
+        spread = statistics.stdev(deltas) if len(deltas) > 1 else 0.0
+        above, below = sum(d > 0 for d in deltas), sum(d < 0 for d in deltas)
+        lines.append(f"| {setting} | {statistics.mean(deltas):+.2f} ± {spread:.2f} | "
+                     f"{len(deltas)} | {above} | {below} |")
     return "\n".join(lines)
 
 
@@ -214,9 +263,17 @@ def main(argv=None):
     parser.add_argument("--work_folder", default=os.path.expanduser("~/sweep"))
     parser.add_argument("--table", action="store_true", help="print the table and stop")
     parser.add_argument("--reference", help="with --table: the candidate paired differences go to")
+    parser.add_argument("--pair", nargs="+", metavar="CANDIDATE:REFERENCE",
+                        help="print the pooled paired differences of these pairs and stop")
     args = parser.parse_intermixed_args(argv)
     if args.table:
         print(table(args.reference))
+        return
+    if args.pair:
+        pairs = [tuple(pair.split(":")) for pair in args.pair]
+        if any(len(pair) != 2 for pair in pairs):
+            parser.error("--pair takes CANDIDATE:REFERENCE, e.g. avg5_vth05:pk_avg5")
+        print(pooled_differences(pairs))
         return
     if not args.name:
         parser.error("--name is required to run a candidate")
