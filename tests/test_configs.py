@@ -57,7 +57,7 @@ DEVIATIONS = {
     "projection_shortcuts", "hidden_sizes", "distill_weight", "distill_temperature",
     "attention_key_dim", "frame_stride", "average_last",
     "focal_alpha", "focal_gamma", "label_smoothing", "focal_weight", "smoothing_weight",
-    "number_of_epochs", "weight_decay", "kappa",
+    "number_of_epochs", "weight_decay", "kappa", "v_threshold",
 }
 
 #: the small, fast command line every config accepts, and each one's model size
