@@ -2,6 +2,7 @@
 
 import functools
 import json
+import re
 import shutil
 
 import pytest
@@ -284,7 +285,8 @@ def test_report_on_a_trained_run_writes_every_file(runs, capsys):
     assert check["spikingjelly_synops"] == check["ours_acs"]
     assert check["spikingjelly_macs"] <= check["ours_macs"]
     calibration = report["calibration"]
-    assert calibration["has_bias"] and calibration["threshold"] == 1.0
+    threshold = re.search(r"^v_threshold: (\S+)", (run / "hyperparams.yaml").read_text(), re.M)
+    assert calibration["has_bias"] and calibration["threshold"] == float(threshold.group(1))
     assert report["upstream"]["per_second"]["macs"] > 1e9
     markdown = (fold / "efficiency.md").read_text()
     for text in ("## Spiking health", "Not counted", "classifier_current.png", "ANN twin"):
