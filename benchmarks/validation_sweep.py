@@ -194,10 +194,10 @@ def table(reference=None, folder=RESULTS):
                 continue
             cell = f"{statistics.mean(folds.values()):.1f} ({len(folds)})"
             ref = results.get(reference, {}).get(setting, {}) if reference else {}
-            paired_folds = [folds[k] - ref[k] for k in folds if k in ref]
-            if paired_folds and name != reference:
-                deltas.extend(paired_folds)
-                cell += f" {statistics.mean(paired_folds):+.1f}"
+            paired = [folds[k] - ref[k] for k in folds if k in ref]
+            if paired and name != reference:
+                deltas.extend(paired)
+                cell += f" {statistics.mean(paired):+.1f}"
             cells.append(cell)
         delta = f"{statistics.mean(deltas):+.2f} ({len(deltas)})" if deltas else "–"
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {delta} |")
