@@ -32,6 +32,9 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+
+from run_accuracy import recipe_environment  # noqa: E402
 
 from speechbrain_ptssnn.atomic import write_json  # noqa: E402
 from speechbrain_ptssnn.dataprep.cross_corpus import parse_test_corpora  # noqa: E402
@@ -65,7 +68,7 @@ def run_training_corpus(args, config, label, train, corpora):
         "--fold=cross_corpus", f"--test_corpora={targets}", *args.extra,
     ]
     started = time.time()
-    subprocess.run(command, check=True, cwd=REPO)
+    subprocess.run(command, check=True, cwd=REPO, env=recipe_environment(args.threads))
     return time.time() - started
 
 
@@ -136,6 +139,8 @@ def main(argv=None):
     parser.add_argument("--results", default=RESULTS)
     parser.add_argument("--extra", action="append", default=[],
                         help="a recipe override, repeatable: --extra=--lr=0.001")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads per recipe run (default 1)")
     parser.add_argument("--label", help="name results by this instead of the configuration "
                         "(one configuration only), e.g. ptssnn_gated")
     parser.add_argument("--table", action="store_true",

@@ -11,6 +11,10 @@ Every configuration gets the same budget: ``--epochs`` (30 by default: with
 cosine warm restarts T0=10, Tmult=2 the run ends exactly at the end of the
 second cycle, epochs 10 + 20).
 
+Each recipe runs with ``--threads`` torch threads (one by default), so that
+benchmark streams started side by side do not oversubscribe the cores: two
+streams of two threads each on two cores train about four times slower.
+
 Usage (features from ``shared/tools/whisper_features.py``)::
 
     python benchmarks/run_accuracy.py \\
@@ -56,6 +60,11 @@ def result_path(args, config, fold):
     return os.path.join(args.results, setting_name(args), config, f"fold_{fold}.json")
 
 
+def recipe_environment(threads):
+    """The environment a recipe runs in: ``threads`` OpenMP/MKL (torch) threads."""
+    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+
+
 def run_fold(args, config, fold, run_folder):
     hparams_file, overrides = CONFIGS[config]
     command = [
@@ -67,7 +76,7 @@ def run_fold(args, config, fold, run_folder):
         f"--number_of_epochs={args.epochs}", f"--fold={fold}", *args.extra,
     ]
     started = time.time()
-    subprocess.run(command, check=True, cwd=REPO)
+    subprocess.run(command, check=True, cwd=REPO, env=recipe_environment(args.threads))
     return time.time() - started
 
 
@@ -97,6 +106,8 @@ def main(argv=None):
     parser.add_argument("--results", default=os.path.join(REPO, "benchmarks", "results"))
     parser.add_argument("--extra", action="append", default=[],
                         help="a recipe override, repeatable: --extra=--lr=0.001 --extra=--seed=2")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads per recipe run (default 1: one per stream)")
     parser.add_argument("--label", help="name results and runs by this instead of the "
                         "configuration (one configuration only), e.g. ptssnn_gated")
     parser.add_argument("--setting", help="name of the setting (results folder) instead of "
