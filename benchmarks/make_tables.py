@@ -25,9 +25,9 @@ import re
 import statistics
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-ORDER = ["pooled_logreg", "linear", "ptssnn", "ptssnn_vth1", "ptssnn_noavg", "linear_e70",
-         "ptssnn_noavg_e70", "ptssnn_paper", "vanilla_snn", "no_prompt", "no_attention",
-         "only_shift"]
+ORDER = ["pooled_logreg", "linear", "ptssnn", "ptssnn_stride3", "ptssnn_vth1", "ptssnn_noavg",
+         "linear_e70", "ptssnn_noavg_e70", "ptssnn_paper", "vanilla_snn", "no_prompt",
+         "no_attention", "only_shift", "no_prompt_vth1", "no_attention_vth1", "only_shift_vth1"]
 FOLDS = {"emodb_stratified": 10, "urdu_stratified": 10, "emodb_loso": 10,
          "emodb_stratified_whisper_base": 10}
 #: results that are not a within-corpus benchmark setting

@@ -4,7 +4,7 @@ A configuration is worth deploying only if no other is both more accurate
 and cheaper: the Pareto front. :func:`pareto_front` finds it and
 :func:`plot_pareto` draws every run (WA mean ± std over its folds against its
 energy per utterance by Eq. 19-21), ANN heads and spiking configurations with
-different markers, the front as a line.
+different markers, the front ringed and joined.
 """
 
 import numpy as np
@@ -48,6 +48,37 @@ def pareto_front(points):
     return sorted(front, key=lambda i: points[i]["energy_mj"])
 
 
+def above_its_neighbour(point, points):
+    """Whether ``point``'s WA is at least that of the run nearest to it in energy.
+
+    Its label goes above it then, below otherwise, so the labels of two runs of
+    nearly equal energy do not overlap.
+
+    Arguments
+    ---------
+    point : dict
+        One of ``points``, with ``wa`` and ``energy_mj``.
+    points : list of dict
+        Every run drawn.
+
+    Returns
+    -------
+    bool
+
+    Example
+    -------
+    >>> runs = [{"wa": 84.0, "energy_mj": 0.045}, {"wa": 83.5, "energy_mj": 0.0451},
+    ...         {"wa": 87.0, "energy_mj": 0.2}]
+    >>> [above_its_neighbour(run, runs) for run in runs]
+    [True, False, True]
+    """
+    others = [p for p in points if p is not point]
+    if not others:
+        return True
+    nearest = min(others, key=lambda p: abs(np.log(p["energy_mj"] / point["energy_mj"])))
+    return point["wa"] >= nearest["wa"]
+
+
 def plot_pareto(points, path, title="Accuracy against energy per utterance"):
     """Draws WA (mean ± std over folds) against energy per utterance.
 
@@ -88,13 +119,13 @@ def plot_pareto(points, path, title="Accuracy against energy per utterance"):
                         capsize=3, label=label)
     for p in points:
         ax.annotate(p["name"], (p["energy_mj"], p["wa"]), textcoords="offset points",
-                    xytext=(5, 4), fontsize=8)
+                    xytext=(5, 4 if above_its_neighbour(p, points) else -11), fontsize=8)
     front = [points[i] for i in pareto_front(points)]
-    if len(front) > 1:
+    if front:   # ringed, and joined when there are several
         ax.plot([p["energy_mj"] for p in front], [p["wa"] for p in front], "k--", lw=0.8,
-                label="Pareto front")
+                marker="o", markersize=12, markerfacecolor="none", label="Pareto front")
     energies = np.array([p["energy_mj"] for p in points])
-    if len(energies) and energies.max() / max(energies.min(), 1e-12) > 10:
+    if len(energies) and energies.max() / max(energies.min(), 1e-12) > 3:   # a cluster stays apart
         ax.set_xscale("log")
     ax.set_xlabel("energy per utterance (mJ, Eq. 19-21)")
     ax.set_ylabel("WA (%), mean ± std over folds")
