@@ -129,7 +129,8 @@ def plot_pareto(points, path, title="Accuracy against energy per utterance"):
         ax.set_xscale("log")
     ax.set_xlabel("energy per utterance (mJ, Eq. 19-21)")
     ax.set_ylabel("WA (%), mean ± std over folds")
-    ax.set_title(title)
+    ax.margins(x=0.1)   # room for the labels of the outermost runs
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
