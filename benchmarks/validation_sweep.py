@@ -7,7 +7,10 @@ metrics of every epoch. The test manifest is never read: this is the only
 evidence the project's defaults are chosen on.
 
 Settings are the benchmark's: ``emodb_stratified``, ``emodb_loso``,
-``urdu_stratified`` (and any ``<corpus>_<protocol>``); folds are prepared
+``urdu_stratified`` (and any ``<corpus>_<protocol>``), or one of them on
+another encoder's features, ``<corpus>_<protocol>_<encoder>`` (e.g.
+``emodb_stratified_whisper_base``, its features given as
+``--features emodb_stratified_whisper_base=FOLDER``); folds are prepared
 with the recipes' default options. Each finished (candidate, setting, fold)
 is written at once to
 ``benchmarks/results/validation/<name>/<setting>/fold_<k>.json``, and skipped
@@ -23,6 +26,7 @@ Usage (features from ``shared/tools/whisper_features.py``)::
 
     python benchmarks/validation_sweep.py --table     # the summary table of every candidate
     python benchmarks/validation_sweep.py --pair avg5_vth05:pk_avg5 avg5_vth05_seed:avg5_seed
+    python benchmarks/validation_sweep.py --pair avg5_vth05:linear_avg5 --settings emodb_loso
 """
 
 import argparse
@@ -113,6 +117,32 @@ def train_on_fold(hparams_file, overrides, labels, device="cpu"):
                                  "valid_WA_averaged": averaged["WA"]}
 
 
+def split_setting(setting):
+    """``(corpus, protocol, encoder)`` of a setting's name; ``encoder`` is None by default.
+
+    Example
+    -------
+    >>> split_setting("emodb_loso")
+    ('emodb', 'loso', None)
+    >>> split_setting("emodb_stratified_whisper_base")
+    ('emodb', 'stratified', 'whisper_base')
+    """
+    corpus, protocol, *encoder = setting.split("_", 2)
+    if protocol not in ("stratified", "loso"):
+        raise ValueError(f"setting {setting!r} is not <corpus>_<stratified|loso>[_<encoder>]")
+    return corpus, protocol, encoder[0] if encoder else None
+
+
+def features_folder(features, setting):
+    """The features of a setting: given for the setting itself or, without an encoder, its corpus."""
+    corpus, _, encoder = split_setting(setting)
+    folder = features.get(setting) or (features.get(corpus) if encoder is None else None)
+    if folder is None:
+        wanted = setting if encoder else f"{corpus} (or {setting})"
+        raise ValueError(f"no --features for setting {setting!r}: give --features {wanted}=FOLDER")
+    return os.path.abspath(os.path.expanduser(folder))
+
+
 def run(args):
     from speechbrain_ptssnn.dataprep.prepare import prepare_corpus
 
@@ -124,7 +154,8 @@ def run(args):
         key, value = item.split("=", 1)
         given[key] = TaggedValue(value) if value.startswith("!") else yaml.safe_load(value)
     for setting in args.settings:
-        corpus, protocol = setting.rsplit("_", 1)
+        corpus, protocol, _ = split_setting(setting)
+        feature_folder = features_folder(features, setting)
         output_folder = os.path.join(args.work_folder, setting)
         prepare_corpus(corpus, data[corpus], output_folder, protocol=protocol)
         options = os.path.join(args.work_folder, setting, "prepare_options.json")
@@ -139,7 +170,7 @@ def run(args):
                 "corpus": corpus,
                 "n_classes": len(labels),
                 "upstream": "precomputed",
-                "features_folder": os.path.abspath(os.path.expanduser(features[corpus])),
+                "features_folder": feature_folder,
                 "input_size": args.input_size,
                 "number_of_epochs": args.epochs,
                 "output_folder": output_folder,
@@ -204,7 +235,7 @@ def table(reference=None, folder=RESULTS):
     return "\n".join(lines)
 
 
-def pooled_differences(pairs, folder=RESULTS):
+def pooled_differences(pairs, folder=RESULTS, settings=None):
     """Paired validation-WA differences of candidates to references, pooled.
 
     A change is judged against the noise of the seed: run it at two seeds and
@@ -217,6 +248,8 @@ def pooled_differences(pairs, folder=RESULTS):
         differences on the (setting, fold)s both ran.
     folder : str
         The validation results (``<name>/<setting>/fold_<k>.json``).
+    settings : list of str, optional
+        Pool only these settings (default: every setting both ran).
 
     Returns
     -------
@@ -232,6 +265,8 @@ def pooled_differences(pairs, folder=RESULTS):
             if name not in results:
                 raise ValueError(f"no validation results for {name!r} under {folder}")
         for setting, folds in results[candidate].items():
+            if settings is not None and setting not in settings:
+                continue
             ref = results[reference].get(setting, {})
             by_setting.setdefault(setting, []).extend(folds[k] - ref[k] for k in folds if k in ref)
     rows = sorted((s, d) for s, d in by_setting.items() if d)
@@ -253,7 +288,8 @@ def main(argv=None):
     # the paper's form: a candidate is the paper plus its overrides (the sweeps of BENCHMARKS.md
     # ran on hparams/ptssnn.yaml when it was the paper's form, before the default changed)
     parser.add_argument("--hparams", default=os.path.join(REPO, "hparams", "ptssnn_paper.yaml"))
-    parser.add_argument("--settings", nargs="+", default=["emodb_stratified"])
+    parser.add_argument("--settings", nargs="+",
+                        help="settings to run (default emodb_stratified); with --pair: to pool")
     parser.add_argument("--folds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--features", action="append", default=[], help="corpus=features folder")
     parser.add_argument("--data", action="append", default=[], help="corpus=data folder")
@@ -273,10 +309,11 @@ def main(argv=None):
         pairs = [tuple(pair.split(":")) for pair in args.pair]
         if any(len(pair) != 2 for pair in pairs):
             parser.error("--pair takes CANDIDATE:REFERENCE, e.g. avg5_vth05:pk_avg5")
-        print(pooled_differences(pairs))
+        print(pooled_differences(pairs, settings=args.settings))
         return
     if not args.name:
         parser.error("--name is required to run a candidate")
+    args.settings = args.settings or ["emodb_stratified"]
     run(args)
 
 

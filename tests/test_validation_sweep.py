@@ -48,3 +48,22 @@ def test_the_table_pairs_each_candidate_to_the_reference(tmp_path):
     rows = validation_sweep.table("ref", tmp_path).splitlines()
     assert rows[2] == "| cand | 83.0 (1) +3.0 | +3.00 (1) |"
     assert rows[3] == "| ref | 80.0 (1) | – |"
+
+
+def test_a_setting_on_another_encoder_takes_its_own_features():
+    features = {"emodb": "/tiny", "emodb_stratified_whisper_base": "/base"}
+    assert validation_sweep.features_folder(features, "emodb_loso") == "/tiny"
+    assert validation_sweep.features_folder(features, "emodb_stratified_whisper_base") == "/base"
+    with pytest.raises(ValueError, match="--features urdu_loso_whisper_base=FOLDER"):
+        validation_sweep.features_folder({"urdu": "/tiny"}, "urdu_loso_whisper_base")
+    with pytest.raises(ValueError, match="'emodb_kfold'"):
+        validation_sweep.split_setting("emodb_kfold")
+
+
+def test_pairs_can_be_pooled_over_chosen_settings_only(tmp_path):
+    for setting, ref, cand in [("emodb_loso", 80.0, 84.0), ("emodb_stratified_whisper_base", 80.0, 70.0)]:
+        record(tmp_path, "ref", setting, 1, ref)
+        record(tmp_path, "cand", setting, 1, cand)
+    lines = validation_sweep.pooled_differences([("cand", "ref")], tmp_path, ["emodb_loso"]).splitlines()
+    assert lines[2:] == ["| emodb_loso | +4.00 ± 0.00 | 1 | 1 | 0 |",
+                         "| all | +4.00 ± 0.00 | 1 | 1 | 0 |"]
