@@ -32,11 +32,14 @@ def trained_a_little(model, steps=3):
 
 
 @pytest.mark.parametrize(
-    "variant, stride", [(v, 1) for v in VARIANTS] + [("full", 2), ("full", 3), ("vanilla", 2)]
+    "variant, stride, rank",
+    [(v, 1, None) for v in VARIANTS] + [("full", 2, None), ("full", 3, None), ("vanilla", 2, None),
+                                        ("full", 2, 4)],
 )
-def test_padding_a_batch_changes_no_output(variant, stride):
+def test_padding_a_batch_changes_no_output(variant, stride, rank):
     torch.manual_seed(0)
-    model = trained_a_little(small_adapter(variant, frame_stride=stride)).eval()
+    extra = {} if rank is None else {"input_projection_rank": rank}
+    model = trained_a_little(small_adapter(variant, frame_stride=stride, **extra)).eval()
     utterances = [torch.randn(n, 24) * 3 for n in (12, 7, 3)]
     with torch.no_grad():
         alone = torch.cat([model(u.unsqueeze(0)) for u in utterances])
@@ -84,6 +87,28 @@ def test_frame_stride_divides_the_work_of_every_layer():
         macs[stride] = counter.totals()["macs"]
     # everything but the prompts' share of the attention halves
     assert macs[2] < 0.6 * macs[1]
+
+
+def test_a_low_rank_input_projection_cuts_the_first_blocks_macs_only():
+    from speechbrain_ptssnn.report.energy import OperationCounter
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 40, 24) * 3
+    counts = {}
+    for rank in (None, 4):
+        model = trained_a_little(small_adapter(input_projection_rank=rank)).eval()
+        with OperationCounter(model) as counter, torch.no_grad():
+            model(x)
+        counts[rank] = counter.layers()
+    assert counts[None]["blocks.0.linear"]["macs"] == 40 * 24 * 16
+    assert counts[4]["blocks.0.linear.down"]["macs"] == 40 * 24 * 4  # real-valued input
+    assert counts[4]["blocks.0.linear.up"]["macs"] == 40 * 4 * 16    # real-valued bottleneck
+    for site in ("attention.products", "classifier.linear"):  # the rest is unchanged
+        assert counts[4][site]["macs"] == counts[None][site]["macs"] > 0
+    with pytest.raises(ValueError, match="reads spikes"):
+        small_adapter(input_projection_rank=4, input_encoding="spikes")
+    with pytest.raises(ValueError, match="between 1 and 15"):
+        small_adapter(input_projection_rank=16)
 
 
 def test_every_parameter_gets_a_gradient_through_the_surrogate():

@@ -199,6 +199,23 @@ def test_the_nir_round_trip_reproduces_the_spikes_of_the_exported_part(deployed,
     assert "| chip (NIR graph) |" in card and "| host |" in card
 
 
+def test_a_low_rank_input_projection_is_exported_as_its_product(tmp_path):
+    from speechbrain_ptssnn.export.nir_export import compare_nir, generated_utterance, write_nir
+
+    torch.manual_seed(0)
+    adapter = PTSSNN(12, 3, hidden_sizes=(10, 6), bias_hidden_size=4, input_projection_rank=3,
+                     projection_shortcuts=False, neuron=functools.partial(PLIF, v_threshold=0.2))
+    with torch.no_grad():  # batch-norm statistics of real currents, so that the neurons fire
+        for _ in range(40):
+            adapter(torch.randn(8, 60, 12))
+    adapter.eval()
+    write_nir(adapter, tmp_path / "low_rank.nir")
+    utterances = [generated_utterance(12, 60, seed=s) for s in range(2)]
+    result = compare_nir(adapter, tmp_path / "low_rank.nir", utterances)
+    assert result["spikes"] > 50 and result["flipped_spikes"] == 0
+    assert result["labels_equal"] == 2
+
+
 @pytest.mark.parametrize("readout", ["rate", "membrane"])
 def test_the_vanilla_snn_is_exported_whole(tmp_path, readout):
     from speechbrain_ptssnn.export.nir_export import compare_nir, generated_utterance, write_nir

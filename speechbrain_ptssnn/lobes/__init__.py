@@ -9,6 +9,7 @@ from speechbrain_ptssnn.lobes.attention import SpikingSparseLinearAttention
 from speechbrain_ptssnn.lobes.classifier import SpikingClassifier
 from speechbrain_ptssnn.lobes.frame_pooling import FramePooling
 from speechbrain_ptssnn.lobes.homeostatic_bias import HomeostaticBiasGenerator
+from speechbrain_ptssnn.lobes.low_rank_linear import LowRankLinear
 from speechbrain_ptssnn.lobes.masking import check_lengths, lengths_to_mask, masked_mean
 from speechbrain_ptssnn.lobes.neurons import PLIF, ReLUNeuron
 from speechbrain_ptssnn.lobes.normalization import MaskedBatchNorm
@@ -23,6 +24,7 @@ __all__ = [
     "PLIF",
     "ReLUNeuron",
     "MaskedBatchNorm",
+    "LowRankLinear",
     "FramePooling",
     "SoftSaturation",
     "SpikeEncoder",

@@ -46,7 +46,10 @@ class PTSSNN(torch.nn.Module):
     :class:`SpikingClassifier`); ``spike_dropout`` drops spikes between the
     blocks during training; ``frame_stride`` > 1 averages that many
     consecutive upstream frames first (:class:`FramePooling`), so every
-    layer runs at a lower frame rate.
+    layer runs at a lower frame rate; ``input_projection_rank`` factorises
+    the first block's projection of the real-valued features through that
+    many channels (:class:`LowRankLinear`), the adapter's largest cost in
+    multiply-accumulates.
 
     Ablations (the paper's Table V), by ``variant``:
 
@@ -117,6 +120,9 @@ class PTSSNN(torch.nn.Module):
     frame_stride : int
         Upstream frames averaged into one before the soft saturation (1: the
         paper's 50 Hz; see :class:`FramePooling`).
+    input_projection_rank : int, optional
+        Rank of the first block's projection when it reads the real-valued
+        features (``input_encoding="current"``); None: full rank, the paper's.
 
     Example
     -------
@@ -149,6 +155,7 @@ class PTSSNN(torch.nn.Module):
         projection_shortcuts=True,
         attention_key_dim=None,
         frame_stride=1,
+        input_projection_rank=None,
     ):
         super().__init__()
         if variant not in VARIANTS:
@@ -156,6 +163,11 @@ class PTSSNN(torch.nn.Module):
         if input_encoding not in INPUT_ENCODINGS:
             raise ValueError(
                 f"unknown input_encoding {input_encoding!r}; expected one of {INPUT_ENCODINGS}"
+            )
+        if input_projection_rank is not None and input_encoding != "current":
+            raise ValueError(
+                f"input_projection_rank factorises the projection of real-valued features, but "
+                f"with input_encoding={input_encoding!r} the first block reads spikes"
             )
         self.input_size = input_size
         self.variant = variant
@@ -174,11 +186,12 @@ class PTSSNN(torch.nn.Module):
                 )
                 first = self.encoder.output_size
             sizes = [first, *hidden_sizes]
+            ranks = [input_projection_rank] + [None] * (len(hidden_sizes) - 1)
             self.blocks = torch.nn.ModuleList(
                 SpikingTemporalShiftBlock(
-                    n_in, n_out, shift_fraction, projection_shortcuts, neuron=neuron
+                    n_in, n_out, shift_fraction, projection_shortcuts, neuron=neuron, rank=rank
                 )
-                for n_in, n_out in zip(sizes[:-1], sizes[1:])
+                for n_in, n_out, rank in zip(sizes[:-1], sizes[1:], ranks)
             )
         if variant in ("full", "no_prompt"):
             prompts = num_prompts if variant == "full" else 0

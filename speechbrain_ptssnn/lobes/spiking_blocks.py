@@ -2,6 +2,7 @@
 
 import torch
 
+from speechbrain_ptssnn.lobes.low_rank_linear import LowRankLinear
 from speechbrain_ptssnn.lobes.masking import lengths_to_mask
 from speechbrain_ptssnn.lobes.neurons import PLIF
 from speechbrain_ptssnn.lobes.normalization import MaskedBatchNorm
@@ -23,7 +24,8 @@ class SpikingTemporalShiftBlock(torch.nn.Module):
     only accumulates; with the real-valued features of the first block ``P``
     costs as many multiply-accumulates as ``W``, so ``projection_shortcut=False``
     (a deviation) leaves the shortcut out where the width changes (the
-    identity stays where it does not).
+    identity stays where it does not), and ``rank`` (a deviation) factorises
+    ``W`` through a bottleneck of that many channels (:class:`LowRankLinear`).
 
     Arguments
     ---------
@@ -40,6 +42,8 @@ class SpikingTemporalShiftBlock(torch.nn.Module):
         Builds the block's neurons (:class:`PLIF` by default, or a
         ``functools.partial`` of it with other settings; :class:`ReLUNeuron`
         for the ANN twin).
+    rank : int, optional
+        Rank of ``W`` (None: full, the paper's).
 
     Example
     -------
@@ -56,10 +60,14 @@ class SpikingTemporalShiftBlock(torch.nn.Module):
         shift_fraction=0.125,
         projection_shortcut=True,
         neuron=PLIF,
+        rank=None,
     ):
         super().__init__()
         self.shift = TemporalShift(shift_fraction)
-        self.linear = torch.nn.Linear(input_size, output_size, bias=False)
+        if rank is None:
+            self.linear = torch.nn.Linear(input_size, output_size, bias=False)
+        else:
+            self.linear = LowRankLinear(input_size, output_size, rank)
         self.norm = MaskedBatchNorm(output_size)
         if input_size == output_size:
             self.shortcut = torch.nn.Identity()
