@@ -32,13 +32,13 @@ def trained_a_little(model, steps=3):
 
 
 @pytest.mark.parametrize(
-    "variant, stride, rank",
-    [(v, 1, None) for v in VARIANTS] + [("full", 2, None), ("full", 3, None), ("vanilla", 2, None),
-                                        ("full", 2, 4)],
+    "variant, stride, extra",
+    [(v, 1, {}) for v in VARIANTS] + [("full", 2, {}), ("full", 3, {}), ("vanilla", 2, {}),
+                                      ("full", 2, {"input_projection_rank": 4}),
+                                      ("full", 2, {"input_channel_norm": True})],
 )
-def test_padding_a_batch_changes_no_output(variant, stride, rank):
+def test_padding_a_batch_changes_no_output(variant, stride, extra):
     torch.manual_seed(0)
-    extra = {} if rank is None else {"input_projection_rank": rank}
     model = trained_a_little(small_adapter(variant, frame_stride=stride, **extra)).eval()
     utterances = [torch.randn(n, 24) * 3 for n in (12, 7, 3)]
     with torch.no_grad():

@@ -199,12 +199,13 @@ def test_the_nir_round_trip_reproduces_the_spikes_of_the_exported_part(deployed,
     assert "| chip (NIR graph) |" in card and "| host |" in card
 
 
-def test_a_low_rank_input_projection_is_exported_as_its_product(tmp_path):
+def test_a_low_rank_projection_and_the_channel_norm_export_to_nir(tmp_path):
+    # the low-rank projection goes to the chip as its product, the channel norm stays on the host
     from speechbrain_ptssnn.export.nir_export import compare_nir, generated_utterance, write_nir
 
     torch.manual_seed(0)
     adapter = PTSSNN(12, 3, hidden_sizes=(10, 6), bias_hidden_size=4, input_projection_rank=3,
-                     projection_shortcuts=False, neuron=functools.partial(PLIF, v_threshold=0.2))
+                     input_channel_norm=True, projection_shortcuts=False, neuron=functools.partial(PLIF, v_threshold=0.2))
     with torch.no_grad():  # batch-norm statistics of real currents, so that the neurons fire
         for _ in range(40):
             adapter(torch.randn(8, 60, 12))

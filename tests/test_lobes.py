@@ -56,6 +56,22 @@ def test_soft_saturation_is_tanh_of_scaled_layer_norm():
     assert torch.allclose(saturate(x), expected, atol=1e-6)
 
 
+def test_channel_norm_removes_each_channels_offset_and_scale_before_the_layer_norm():
+    torch.manual_seed(0)
+    x = torch.randn(4, 10, 6)
+    lengths = torch.tensor([1.0, 0.7, 0.5, 1.0])
+    offset, scale = torch.randn(6) * 20, torch.rand(6) * 50 + 0.5   # outlying channels
+    plain, normed = SoftSaturation(6), SoftSaturation(6, channel_norm=True)
+    assert not torch.allclose(plain(x * scale + offset, lengths), plain(x, lengths), atol=1e-3)
+    # training: batch statistics of the valid frames, so the garbage in the padding is ignored
+    padded = (x * scale + offset).clone()
+    padded[1, 7:] = 1e4
+    assert torch.allclose(normed(padded, lengths), normed(x, lengths), atol=1e-4)
+    normed.eval()  # inference: the running estimates, a fixed per-channel affine map
+    one = normed(x[:1], None)
+    assert torch.allclose(normed(x, lengths)[:1], one, atol=1e-6)
+
+
 def test_masked_batch_norm_statistics_ignore_padding():
     norm = MaskedBatchNorm(3)
     x = torch.randn(2, 5, 3)

@@ -49,7 +49,8 @@ class PTSSNN(torch.nn.Module):
     layer runs at a lower frame rate; ``input_projection_rank`` factorises
     the first block's projection of the real-valued features through that
     many channels (:class:`LowRankLinear`), the adapter's largest cost in
-    multiply-accumulates.
+    multiply-accumulates; ``input_channel_norm=True`` standardises each
+    upstream channel before the soft saturation (see :class:`SoftSaturation`).
 
     Ablations (the paper's Table V), by ``variant``:
 
@@ -123,6 +124,9 @@ class PTSSNN(torch.nn.Module):
     input_projection_rank : int, optional
         Rank of the first block's projection when it reads the real-valued
         features (``input_encoding="current"``); None: full rank, the paper's.
+    input_channel_norm : bool
+        Standardise each channel before the soft saturation's layer norm (see
+        :class:`SoftSaturation`; variants with the saturation only).
 
     Example
     -------
@@ -156,6 +160,7 @@ class PTSSNN(torch.nn.Module):
         attention_key_dim=None,
         frame_stride=1,
         input_projection_rank=None,
+        input_channel_norm=False,
     ):
         super().__init__()
         if variant not in VARIANTS:
@@ -177,7 +182,9 @@ class PTSSNN(torch.nn.Module):
             self.projection = torch.nn.Linear(input_size, dim)
             self.neurons = neuron()
         else:
-            self.saturation = SoftSaturation(input_size, xi=saturation_xi)
+            self.saturation = SoftSaturation(
+                input_size, xi=saturation_xi, channel_norm=input_channel_norm
+            )
             first = input_size
             self.encoder = None
             if input_encoding != "current":

@@ -3,6 +3,7 @@
 import torch
 
 from speechbrain_ptssnn.lobes.masking import lengths_to_mask
+from speechbrain_ptssnn.lobes.normalization import MaskedBatchNorm
 
 
 class SoftSaturation(torch.nn.Module):
@@ -16,12 +17,20 @@ class SoftSaturation(torch.nn.Module):
     outliers from saturating the first spiking layer. Padded frames are set
     to zero.
 
+    With ``channel_norm=True`` (a deviation) each channel is first
+    standardised by batch statistics over the valid frames
+    (:class:`MaskedBatchNorm`; its running estimates at inference), so that a
+    few channels with large offsets or spread (Whisper's frames hold some)
+    do not dominate the layer norm's per-frame scale.
+
     Arguments
     ---------
     input_size : int
         Channels of the upstream features (768 for emotion2vec base).
     xi : float
         Slope inside the ``tanh``.
+    channel_norm : bool
+        Standardise each channel over the batch's valid frames first.
 
     Example
     -------
@@ -32,15 +41,18 @@ class SoftSaturation(torch.nn.Module):
     (True, 0.0)
     """
 
-    def __init__(self, input_size, xi=0.1):
+    def __init__(self, input_size, xi=0.1, channel_norm=False):
         super().__init__()
+        self.channel_norm = MaskedBatchNorm(input_size) if channel_norm else None
         self.norm = torch.nn.LayerNorm(input_size)
         self.xi = xi
 
     def forward(self, x, lengths=None):
         """Saturates ``x`` ``[batch, time, channels]``; returns the same shape."""
-        y = torch.tanh(self.xi * self.norm(x))
         mask = lengths_to_mask(lengths, x.shape[1], device=x.device)
+        if self.channel_norm is not None:
+            x = self.channel_norm(x, mask)
+        y = torch.tanh(self.xi * self.norm(x))
         return y * mask.unsqueeze(-1).to(y.dtype)
 
     def extra_repr(self):
