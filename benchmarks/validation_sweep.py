@@ -134,7 +134,7 @@ def split_setting(setting):
 
 
 def features_folder(features, setting):
-    """The features of a setting: given for the setting itself or, without an encoder, its corpus."""
+    """The features of a setting: given for the setting or, without an encoder, its corpus."""
     corpus, _, encoder = split_setting(setting)
     folder = features.get(setting) or (features.get(corpus) if encoder is None else None)
     if folder is None:

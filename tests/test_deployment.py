@@ -205,7 +205,8 @@ def test_a_low_rank_projection_and_the_channel_norm_export_to_nir(tmp_path):
 
     torch.manual_seed(0)
     adapter = PTSSNN(12, 3, hidden_sizes=(10, 6), bias_hidden_size=4, input_projection_rank=3,
-                     input_channel_norm=True, projection_shortcuts=False, neuron=functools.partial(PLIF, v_threshold=0.2))
+                     input_channel_norm=True, projection_shortcuts=False,
+                     neuron=functools.partial(PLIF, v_threshold=0.2))
     with torch.no_grad():  # batch-norm statistics of real currents, so that the neurons fire
         for _ in range(40):
             adapter(torch.randn(8, 60, 12))

@@ -61,9 +61,11 @@ def test_a_setting_on_another_encoder_takes_its_own_features():
 
 
 def test_pairs_can_be_pooled_over_chosen_settings_only(tmp_path):
-    for setting, ref, cand in [("emodb_loso", 80.0, 84.0), ("emodb_stratified_whisper_base", 80.0, 70.0)]:
+    pairs = [("emodb_loso", 80.0, 84.0), ("emodb_stratified_whisper_base", 80.0, 70.0)]
+    for setting, ref, cand in pairs:
         record(tmp_path, "ref", setting, 1, ref)
         record(tmp_path, "cand", setting, 1, cand)
-    lines = validation_sweep.pooled_differences([("cand", "ref")], tmp_path, ["emodb_loso"]).splitlines()
+    table = validation_sweep.pooled_differences([("cand", "ref")], tmp_path, ["emodb_loso"])
+    lines = table.splitlines()
     assert lines[2:] == ["| emodb_loso | +4.00 ± 0.00 | 1 | 1 | 0 |",
                          "| all | +4.00 ± 0.00 | 1 | 1 | 0 |"]
