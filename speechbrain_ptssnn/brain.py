@@ -1,6 +1,7 @@
 """The one SpeechBrain ``Brain`` every PTS-SNN recipe trains with."""
 
 import csv
+import logging
 import os
 
 import speechbrain as sb
@@ -18,6 +19,8 @@ from speechbrain_ptssnn.runs import (
     PREDICTIONS,
     is_averaged,
 )
+
+logger = logging.getLogger(__name__)
 
 #: checkpointed objects whose state is a torch pickle (SpeechBrain's ``torch_recovery``)
 TORCH_STATE_TYPES = (
@@ -83,6 +86,38 @@ def averaged_meta(epochs):
     {'average of epochs': 26, 'to': 30}
     """
     return {"average of epochs": epochs[0], "to": epochs[-1]}
+
+
+def warm_restart_cycle_ends(first_length, growth, up_to):
+    """The epochs at which ``CosineAnnealingWarmRestarts(T_0, T_mult)`` ends a cycle,
+    up to and including the first end at or after ``up_to``.
+
+    Arguments
+    ---------
+    first_length : int
+        ``T_0``, the first cycle's length in epochs.
+    growth : int
+        ``T_mult``, the factor each cycle is longer than the one before.
+    up_to : int
+        The last epoch of interest (the run's ``number_of_epochs``).
+
+    Returns
+    -------
+    list of int
+        The cycle ends, ascending; the last one is ``>= up_to``.
+
+    Example
+    -------
+    >>> warm_restart_cycle_ends(10, 2, 200)
+    [10, 30, 70, 150, 310]
+    >>> warm_restart_cycle_ends(10, 1, 30)
+    [10, 20, 30]
+    """
+    ends, length = [first_length], first_length
+    while ends[-1] < up_to:
+        length *= growth
+        ends.append(ends[-1] + length)
+    return ends
 
 
 class PTSSNNBrain(sb.Brain):
@@ -271,6 +306,27 @@ class PTSSNNBrain(sb.Brain):
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("lr_scheduler", self.lr_scheduler)
         self._load_weights_only()
+        self._warn_if_averaging_mid_cycle()
+
+    def _warn_if_averaging_mid_cycle(self):
+        """Warns when ``average_last`` epochs would be averaged in the middle of a warm-restart
+        cycle, at a high learning rate: the averaging was validated at a cycle's end."""
+        scheduler = self.lr_scheduler
+        limit = getattr(getattr(self.hparams, "epoch_counter", None), "limit", None)
+        if (self.average_last <= 0 or not limit
+                or not isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingWarmRestarts)):
+            return
+        ends = warm_restart_cycle_ends(scheduler.T_0, scheduler.T_mult, limit)
+        if limit in ends:
+            return
+        previous = ends[-2] if len(ends) > 1 else 0
+        suggestion = f"{previous} or {ends[-1]}" if previous else str(ends[-1])
+        logger.warning(
+            "number_of_epochs=%d ends %d epochs into a %d-epoch cosine cycle (T_0=%d, T_mult=%d: "
+            "cycles end at epochs %s): average_last=%d averages weights taken at a high learning "
+            "rate. End the run at a cycle's end, e.g. --number_of_epochs=%s.",
+            limit, limit - previous, ends[-1] - previous, scheduler.T_0, scheduler.T_mult,
+            ", ".join(map(str, ends)), self.average_last, suggestion)
 
     def on_evaluate_start(self, max_key=None, min_key=None):
         """Loads the checkpoint to test (``weights_only=True``): the averaged one

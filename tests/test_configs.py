@@ -13,6 +13,7 @@ import yaml
 from hyperpyyaml import load_hyperpyyaml
 from miniature_corpora import build_emodb
 
+from speechbrain_ptssnn.brain import warm_restart_cycle_ends
 from speechbrain_ptssnn.lobes import PTSSNN
 from speechbrain_ptssnn.lobes.linear_baseline import LinearBaseline
 
@@ -259,3 +260,12 @@ def test_each_config_trains_one_epoch_through_the_recipe(trained, config):
         assert summary["configuration"]["hparams"]["variant"] == config
     log_lines = (output / "fold_1" / "train_log.txt").read_text().splitlines()
     assert log_lines[0].startswith("epoch: 1")
+
+
+def test_the_defaults_averaged_epochs_end_a_warm_restart_cycle():
+    with open(HPARAMS) as stream:
+        hparams = load_hyperpyyaml(stream, REQUIRED)
+    scheduler = hparams["lr_scheduler_class"](torch.optim.SGD([torch.zeros(1)], lr=1.0))
+    epochs = hparams["number_of_epochs"]
+    assert hparams["average_last"] > 0
+    assert epochs in warm_restart_cycle_ends(scheduler.T_0, scheduler.T_mult, epochs)

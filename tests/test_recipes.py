@@ -2,6 +2,7 @@
 
 import csv
 import json
+import logging
 import os
 import runpy
 import subprocess
@@ -76,6 +77,19 @@ def test_emodb_recipe_runs_every_fold_and_summarises(emodb, tmp_path):
     assert "mean ± std" in (tmp_path / "summary.md").read_text()
 
 
+@pytest.fixture
+def brain_warnings():
+    """The warnings ``speechbrain_ptssnn.brain`` logs (the recipe's logging set-up replaces
+    the root handlers that ``caplog`` listens on)."""
+    records = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logger = logging.getLogger("speechbrain_ptssnn.brain")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
 def run_in_process(monkeypatch, command):
     monkeypatch.setattr(sys, "argv", command[1:])
     runpy.run_path(command[1], run_name="__main__")
@@ -139,7 +153,7 @@ def test_distillation_trains_the_teacher_once_and_checkpoints_it(emodb, tmp_path
 
 
 def test_the_tested_model_is_the_average_of_the_last_epochs_and_resumes(
-    emodb, tmp_path, monkeypatch
+    emodb, tmp_path, monkeypatch, brain_warnings
 ):
     command = recipe_command("emodb", emodb, tmp_path, "--number_of_epochs=3", "--fold=1",
                              "--average_last=2")
@@ -174,6 +188,10 @@ def test_the_tested_model_is_the_average_of_the_last_epochs_and_resumes(
     log = (fold / "train_log.txt").read_text()
     assert log.count("average of epochs: 2, to: 3 - valid loss") == 2  # once per fit
     assert "average of epochs: 2, to: 3 - test loss" in log
+    # 3 epochs of the default's T_0=10 cycle: the average is taken at a high learning rate
+    warning = brain_warnings[0].getMessage()
+    assert "number_of_epochs=3 ends 3 epochs into a 10-epoch cosine cycle" in warning
+    assert warning.endswith("--number_of_epochs=10.")
 
 
 def test_test_only_evaluates_the_saved_checkpoint_and_tensorboard_logs(
